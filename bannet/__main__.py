@@ -1,0 +1,5 @@
+"""Entry point for `python -m bannet`."""
+
+from bannet.cli import main
+
+raise SystemExit(main())

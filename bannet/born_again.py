@@ -1,0 +1,151 @@
+"""The born-again sequence: a teacher from labels, then generations BAN-1..K each taught by the previous one."""
+
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bannet import data as bdata
+from bannet import records
+from bannet.losses import build_loss
+from bannet.models import build, count_parameters
+from bannet.presets import GENERATION_LOSS, Preset
+from bannet.provenance import provenance
+from bannet.train import EpochMetrics, TrainConfig, prepare_model, train_model
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a study: its name, architecture, loss, and the model that teaches it (None: labels only)."""
+
+    name: str
+    arch: str
+    loss: str
+    teacher: str | None = None
+
+
+def study_plan(preset: Preset) -> list[ModelSpec]:
+    """Models in training order: teacher, the student architecture from labels when it differs, BAN-1..K, other students."""
+    plan = [ModelSpec("teacher", preset.teacher_arch, "ce")]
+    if preset.cross_architecture:
+        plan.append(ModelSpec("label", preset.student_arch, "ce"))
+    previous = "teacher"
+    for k in range(1, preset.generations + 1):
+        plan.append(ModelSpec(f"ban-{k}", preset.student_arch, GENERATION_LOSS, previous))
+        previous = f"ban-{k}"
+    plan += [ModelSpec(loss, preset.student_arch, loss, "teacher") for loss in preset.students]
+    return plan
+
+
+@dataclass
+class StudyData:
+    """A study's two splits as uint8 images and int64 labels, with the data set's spec."""
+
+    spec: bdata.DatasetSpec
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+def _subset(images: torch.Tensor, labels: torch.Tensor, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed random subset (the same on every machine), or everything when size is None."""
+    if size is None or size >= len(labels):
+        return images, labels
+    keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:size]
+    return images[keep], labels[keep]
+
+
+def load_study_data(preset: Preset, root: str | Path | None = None, download: bool = True) -> StudyData:
+    """Load the preset's data set and apply its subset sizes."""
+    spec = bdata.DATASETS[preset.dataset]
+    train = _subset(*bdata.load_split(preset.dataset, True, root, download), preset.train_subset)
+    test = _subset(*bdata.load_split(preset.dataset, False, root, download), preset.test_subset)
+    return StudyData(spec, *train, *test)
+
+
+def derived_seed(seed: int, model: str) -> int:
+    """A stable per-(seed, model) seed so every model of every seed draws its own numbers."""
+    return zlib.crc32(f"{seed}/{model}".encode())
+
+
+class StudyRunner:
+    """Trains the models of a study that are not yet recorded, seed by seed, and records each one."""
+
+    def __init__(self, preset: Preset, out: Path, data: StudyData, device: torch.device, profile: str = "full",
+                 progress: bool = True, log: Callable[[str], None] = print,
+                 on_epoch: Callable[[ModelSpec, EpochMetrics], None] | None = None) -> None:
+        self.preset, self.out, self.data, self.device = preset, Path(out), data, device
+        self.profile, self.progress, self.log, self.on_epoch = profile, progress, log, on_epoch
+        self.config = TrainConfig(epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr)
+        self._train_on_device = data.train_images.to(device)
+        self._test_on_device = data.test_images.to(device)
+
+    def _loader(self, train: bool, seed: int) -> bdata.DeviceLoader:
+        images, labels = ((self._train_on_device, self.data.train_labels) if train
+                          else (self._test_on_device, self.data.test_labels))
+        return bdata.DeviceLoader(images, labels.to(self.device), self.data.spec, self.config.batch_size, train,
+                                  self.device, generator=torch.Generator().manual_seed(seed),
+                                  channels_last=self.device.type == "cuda" and self.config.channels_last)
+
+    def _new_model(self, arch: str) -> nn.Module:
+        return prepare_model(build(arch, self.data.spec.num_classes), self.device, self.config)
+
+    def _load_model(self, seed: int, spec: ModelSpec) -> nn.Module:
+        model = self._new_model(spec.arch)
+        model.load_state_dict(records.load_checkpoint(records.model_files(self.out, seed, spec.name)))
+        return model
+
+    def run_seed(self, seed: int) -> None:
+        """Train every unfinished model of one seed in plan order; finished ones are never retrained."""
+        plan = study_plan(self.preset)
+        by_name = {spec.name: spec for spec in plan}
+        for position, spec in enumerate(plan):
+            files = records.model_files(self.out, seed, spec.name)
+            if records.is_finished(files):
+                self.log(f"seed {seed} {spec.name}: recorded, skipped")
+                continue
+            teacher = self._load_model(seed, by_name[spec.teacher]) if spec.teacher else None
+            self._train_one(seed, position, spec, teacher, files)
+
+    def _train_one(self, seed: int, position: int, spec: ModelSpec, teacher: nn.Module | None, files: records.ModelFiles) -> None:
+        model_seed = derived_seed(seed, spec.name)
+        torch.manual_seed(model_seed)
+        model = self._new_model(spec.arch)
+        loss_fn = build_loss(spec.loss, **({"seed": model_seed} if spec.loss == "dkpp" else {}))
+        callback = (lambda m: self.on_epoch(spec, m)) if self.on_epoch else None
+        start = time.perf_counter()
+        result = train_model(model, loss_fn, self._loader(True, model_seed), self._loader(False, model_seed),
+                             self.config, self.device, teacher=teacher, progress=self.progress,
+                             desc=f"seed {seed} {spec.name}", on_epoch=callback)
+        wall = time.perf_counter() - start
+        record = {
+            "study": self.preset.name, "profile": self.profile, "seed": seed, "model": asdict(spec), "position": position,
+            "preset": asdict(self.preset), "train": self.config.to_dict(),
+            "data": {"dataset": self.preset.dataset, "train_size": len(self.data.train_labels),
+                     "test_size": len(self.data.test_labels)},
+            "num_params": count_parameters(model),
+            "test_accuracy": result.test_accuracy, "test_error_pct": 100 * (1 - result.test_accuracy),
+            "epochs": [asdict(m) for m in result.history],
+            "provenance": provenance(self.device, wall),
+        }
+        records.save_model(files, record, result.test_logits, result.test_labels, model.state_dict())
+        self.log(f"seed {seed} {spec.name}: test error {record['test_error_pct']:.2f}% ({wall:.1f} s)")
+
+
+def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device, data: StudyData | None = None,
+              root: str | Path | None = None, profile: str = "full", progress: bool = True,
+              log: Callable[[str], None] = print) -> Path:
+    """Run (or resume) a whole study into `out`, seed after seed; returns `out`."""
+    if not seeds:
+        raise ValueError("give at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds}")
+    runner = StudyRunner(preset, out, data or load_study_data(preset, root), device, profile, progress, log)
+    for seed in seeds:
+        runner.run_seed(seed)
+    return Path(out)

@@ -1,0 +1,108 @@
+"""The fast input pipeline: a whole split resident on the device, batched, augmented and normalised there."""
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from .augment import build_augmentation
+from .specs import DatasetSpec
+
+
+class DeviceLoader:
+    """Iterate (x float32 normalised N×C×H×W, y int64 N) batches of a device-resident uint8 split.
+
+    Each `iter()` of a training loader draws a fresh permutation from `generator` (a CPU
+    torch.Generator; its state simply advances, no set_epoch); evaluation loaders keep the stored
+    order. Augmentation (when `train` and spec.augment != "none") runs in batch on the device, then
+    x = (x / 255 − mean) / std.
+
+    Sharding: the global batch is batch_size × world_size. Global batch k is the slice
+    [k·B·W, (k+1)·B·W) of the epoch permutation and rank r takes its contiguous part
+    [r·B, (r+1)·B); the augmentation parameters are drawn once per global batch and sliced the same
+    way. So W ranks with batch B, seeded alike, see exactly the examples (and augmented pixels) of one
+    rank with batch B·W, and every rank's generator stays in step. A short last global batch
+    (drop_last=False) is split as evenly as possible, earlier ranks taking the extra example.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, spec: DatasetSpec, batch_size: int, train: bool,
+                 device: str | torch.device = "cpu", generator: torch.Generator | None = None,
+                 drop_last: bool | None = None, rank: int = 0, world_size: int = 1,
+                 channels_last: bool = False) -> None:
+        _check_split(images, labels, spec)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
+        if generator is not None and generator.device.type != "cpu":
+            raise ValueError(f"generator must be a CPU torch.Generator, got one on {generator.device}")
+        self.device = torch.device(device)
+        self.images = images.to(self.device)
+        self.labels = labels.to(self.device)
+        self.spec = spec
+        self.batch_size = batch_size
+        self.train = train
+        self.generator = generator if generator is not None else _seeded_from_global()
+        self.drop_last = train if drop_last is None else drop_last
+        self.rank = rank
+        self.world_size = world_size
+        self.channels_last = channels_last
+        self.augmentation = build_augmentation(spec) if train else None
+        shape = (1, spec.channels, 1, 1)
+        self.mean = torch.tensor(spec.mean, device=self.device).view(shape)
+        self.std = torch.tensor(spec.std, device=self.device).view(shape)
+
+    @property
+    def global_batch_size(self) -> int:
+        """Examples per step over all ranks: batch_size × world_size."""
+        return self.batch_size * self.world_size
+
+    def __len__(self) -> int:
+        """Batches per epoch: ⌊N / global⌋ with drop_last, else ⌈N / global⌉."""
+        n, g = self.labels.shape[0], self.global_batch_size
+        return n // g if self.drop_last else -(-n // g)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """One epoch of this rank's batches."""
+        n, g = self.labels.shape[0], self.global_batch_size
+        if self.train:
+            order = torch.randperm(n, generator=self.generator).to(self.device)
+        else:
+            order = torch.arange(n, device=self.device)
+        for start in range(0, len(self) * g, g):
+            global_index = order[start:start + g]
+            params = (self.augmentation.draw(global_index.shape[0], self.generator)
+                      if self.augmentation is not None else {})
+            mine = self._shard(global_index.shape[0])
+            index = global_index[mine]
+            x = self.images[index].float().div_(255)
+            if self.augmentation is not None:
+                x = self.augmentation.apply(x, {k: v[mine].to(self.device) for k, v in params.items()})
+            x = x.sub_(self.mean).div_(self.std)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, self.labels[index]
+
+    def _shard(self, m: int) -> slice:
+        """This rank's contiguous part of a global batch of m examples (sizes differ by at most 1)."""
+        base, extra = divmod(m, self.world_size)
+        lo = self.rank * base + min(self.rank, extra)
+        return slice(lo, lo + base + (self.rank < extra))
+
+
+def _check_split(images: Tensor, labels: Tensor, spec: DatasetSpec) -> None:
+    """Raise a clear error unless images is uint8 N×C×S×S matching spec and labels is int64 N."""
+    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
+        raise TypeError(f"images must be a uint8 tensor N×C×H×W, got "
+                        f"{getattr(images, 'dtype', type(images))} with shape {tuple(getattr(images, 'shape', ()))}")
+    want = (spec.channels, spec.image_size, spec.image_size)
+    if tuple(images.shape[1:]) != want:
+        raise ValueError(f"{spec.name} images must be N×{want[0]}×{want[1]}×{want[2]}, got {tuple(images.shape)}")
+    if not isinstance(labels, Tensor) or labels.dtype != torch.int64 or labels.shape != images.shape[:1]:
+        raise TypeError(f"labels must be an int64 tensor of shape ({images.shape[0]},), got "
+                        f"{getattr(labels, 'dtype', type(labels))} with shape {tuple(getattr(labels, 'shape', ()))}")
+
+
+def _seeded_from_global() -> torch.Generator:
+    """A CPU generator seeded from torch's global RNG, so torch.manual_seed makes it reproducible."""
+    return torch.Generator().manual_seed(int(torch.randint(2**62, ())))

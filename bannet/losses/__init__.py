@@ -1,0 +1,53 @@
+"""Born-again distillation losses behind one contract: loss(student_logits, teacher_logits, labels) -> scalar."""
+
+from .ban import BANLoss, ban_loss
+from .ban_l import BANLLoss, ban_l_loss
+from .base import DistillationLoss, TemperedDistillationLoss
+from .ce import CELoss, ce_loss, weighted_cross_entropy
+from .cwtm import CWTMLoss, cwtm_loss, cwtm_weights, teacher_confidence
+from .dkpp import DKPPLoss, dkpp_loss, dkpp_targets
+from .soft_target import soft_target_cross_entropy, teacher_probabilities
+
+_LOSSES: dict[str, type[DistillationLoss]] = {
+    "ce": CELoss,
+    "ban": BANLoss,
+    "ban+l": BANLLoss,
+    "cwtm": CWTMLoss,
+    "dkpp": DKPPLoss,
+}
+
+
+def names() -> list[str]:
+    """The registered loss names, in registry order."""
+    return list(_LOSSES)
+
+
+def build_loss(name: str, **kwargs) -> DistillationLoss:
+    """Instantiate the registered loss `name` with its keyword arguments (e.g. T=2.0, seed=0)."""
+    if name not in _LOSSES:
+        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(names())}")
+    return _LOSSES[name](**kwargs)
+
+
+__all__ = [
+    "BANLLoss",
+    "BANLoss",
+    "CELoss",
+    "CWTMLoss",
+    "DKPPLoss",
+    "DistillationLoss",
+    "TemperedDistillationLoss",
+    "ban_l_loss",
+    "ban_loss",
+    "build_loss",
+    "ce_loss",
+    "cwtm_loss",
+    "cwtm_weights",
+    "dkpp_loss",
+    "dkpp_targets",
+    "names",
+    "soft_target_cross_entropy",
+    "teacher_confidence",
+    "teacher_probabilities",
+    "weighted_cross_entropy",
+]

@@ -1,0 +1,41 @@
+"""Confidence-Weighted by Teacher Max "cwtm": label cross-entropy weighted by the teacher's confidence."""
+
+from torch import Tensor
+
+from ._validation import check_logit_matrix, check_temperature, validate_inputs
+from .base import TemperedDistillationLoss
+from .ce import weighted_cross_entropy
+from .soft_target import teacher_probabilities
+
+
+def teacher_confidence(teacher_logits: Tensor, T: float = 1.0) -> Tensor:
+    """c_s = max_i p_{i,s} with p = softmax(t/T), detached; Σ_s c_s is the CWTM normaliser."""
+    return teacher_probabilities(teacher_logits, T).amax(dim=1)
+
+
+def cwtm_weights(teacher_logits: Tensor, T: float = 1.0, normaliser: Tensor | None = None) -> Tensor:
+    """w_s = max_i p_{i,s} / Σ_u max_i p_{i,u}; `normaliser` replaces the local Σ_u (e.g. all-reduced)."""
+    check_logit_matrix("teacher_logits", teacher_logits)
+    check_temperature(T)
+    confidence = teacher_confidence(teacher_logits, T)
+    if normaliser is None:
+        return confidence / confidence.sum()
+    if not isinstance(normaliser, Tensor) or normaliser.numel() != 1:
+        raise ValueError(f"normaliser must be a one-element Tensor or None, got {normaliser!r}")
+    return confidence / normaliser.detach().reshape(())
+
+
+def cwtm_loss(
+    student_logits: Tensor, teacher_logits: Tensor, labels: Tensor, T: float = 1.0, normaliser: Tensor | None = None
+) -> Tensor:
+    """L = Σ_s w_s CE(z_s, y_s) with w = cwtm_weights(t, T) (Σ_s w_s = 1, no extra 1/b); ∂L/∂z_s = w_s (q_s - onehot)."""
+    validate_inputs(student_logits, teacher_logits, labels, T, needs_teacher=True, needs_labels=True)
+    return weighted_cross_entropy(student_logits, labels, cwtm_weights(teacher_logits, T, normaliser))
+
+
+class CWTMLoss(TemperedDistillationLoss):
+    """CWTM: L = Σ_s w_s CE(z_s, y_s), w_s = max_i p_{i,s} / Σ_u max_i p_{i,u} over the local batch."""
+
+    def forward(self, student_logits: Tensor, teacher_logits: Tensor, labels: Tensor) -> Tensor:
+        """Return the teacher-confidence-weighted label cross-entropy of one batch."""
+        return cwtm_loss(student_logits, teacher_logits, labels, self.T)

@@ -1,0 +1,93 @@
+"""Model zoo: CIFAR/MNIST/ImageWang networks used in the paper, built by name."""
+
+import re
+from collections.abc import Callable
+
+from torch import nn
+
+from ._checks import check_num_classes
+from .densenet import densenet_bc
+from .imagenet import densenet121, resnet18
+from .perceptron import mlp
+from .preact_resnet import preresnet
+from .wide_resnet import wrn
+
+__all__ = [
+    "PAPER_PARAMS",
+    "build",
+    "count_parameters",
+    "densenet121",
+    "densenet_bc",
+    "mlp",
+    "names",
+    "preresnet",
+    "resnet18",
+    "wrn",
+]
+
+FIXED_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
+    "mlp": lambda num_classes: mlp(num_classes=num_classes),
+    "resnet18": resnet18,
+    "densenet121": densenet121,
+}
+
+PATTERN_BUILDERS: dict[str, tuple[re.Pattern[str], Callable[..., nn.Module]]] = {
+    "wrn-D-W": (re.compile(r"wrn-(\d+)-(\d+)"), wrn),
+    "densenet-D-G": (re.compile(r"densenet-(\d+)-(\d+)"), densenet_bc),
+    "preresnet-D": (re.compile(r"preresnet-(\d+)"), preresnet),
+}
+
+CANONICAL_NAMES = [
+    "mlp",
+    "wrn-28-1",
+    "wrn-28-2",
+    "wrn-28-5",
+    "wrn-28-10",
+    "densenet-112-33",
+    "densenet-90-60",
+    "densenet-80-80",
+    "densenet-80-120",
+    "preresnet-56",
+    "preresnet-110",
+    "resnet18",
+    "densenet121",
+]
+
+PAPER_PARAMS: dict[str, float] = {
+    "wrn-28-1": 0.38,
+    "wrn-28-2": 1.48,
+    "wrn-28-5": 9.16,
+    "wrn-28-10": 36.0,
+    "densenet-112-33": 6.3,
+    "densenet-90-60": 16.1,
+    "densenet-80-80": 22.4,
+    "densenet-80-120": 50.4,
+}
+"""Parameter counts in millions reported in Table 1 of Furlanello et al. (2018), CIFAR-100 heads."""
+
+
+def names() -> list[str]:
+    """The canonical model names used in the paper's experiments."""
+    return list(CANONICAL_NAMES)
+
+
+def build(name: str, num_classes: int) -> nn.Module:
+    """Build a freshly initialised model from a canonical name or a ``wrn-D-W``/``densenet-D-G``/``preresnet-D`` name."""
+    check_num_classes(num_classes)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    if name in FIXED_BUILDERS:
+        return FIXED_BUILDERS[name](num_classes)
+    for pattern, builder in PATTERN_BUILDERS.values():
+        match = pattern.fullmatch(name)
+        if match:
+            return builder(*map(int, match.groups()), num_classes=num_classes)
+    raise ValueError(
+        f"unknown model name {name!r}; expected one of {sorted(FIXED_BUILDERS)} "
+        f"or a pattern {list(PATTERN_BUILDERS)} (canonical: {CANONICAL_NAMES})"
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Total number of parameter elements, sum over p of p.numel()."""
+    return sum(parameter.numel() for parameter in model.parameters())

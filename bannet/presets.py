@@ -1,0 +1,107 @@
+"""Named experiments with the paper's settings, and the smoke profile that shrinks any of them."""
+
+import re
+from dataclasses import dataclass, field, replace
+
+GENERATION_LOSS = "ban"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One study: a label-trained teacher, born-again generations and students of the teacher."""
+
+    name: str
+    dataset: str
+    teacher_arch: str
+    student_arch: str
+    epochs: int
+    description: str
+    generations: int = 3
+    students: tuple[str, ...] = ("ban+l", "cwtm", "dkpp")
+    batch_size: int = 128
+    lr: float = 0.1
+    train_subset: int | None = None
+    test_subset: int | None = None
+    paper: dict[str, float] = field(default_factory=dict)
+    paper_source: str = ""
+
+    @property
+    def cross_architecture(self) -> bool:
+        """True when the students differ in architecture from the teacher."""
+        return self.teacher_arch != self.student_arch
+
+
+_TABLE1 = "Furlanello et al. 2018, Table 1 (CIFAR-10 test error %, single runs)"
+_TABLE2 = "Furlanello et al. 2018, Table 2 (CIFAR-100 test error %, DenseNet-112-33, single runs)"
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset("mnist-mlp", "mnist", "mlp", "mlp", epochs=6,
+           description="MNIST, 784-800-800-10 MLP teacher and born-again MLP students"),
+    Preset("cifar10-wrn-28-1", "cifar10", "wrn-28-1", "wrn-28-1", epochs=200,
+           description="CIFAR-10, WRN-28-1 (paper Table 1)",
+           paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1),
+    Preset("cifar10-wrn-28-2", "cifar10", "wrn-28-2", "wrn-28-2", epochs=200,
+           description="CIFAR-10, WRN-28-2 (paper Table 1)",
+           paper={"teacher": 5.06, "ban-1": 4.86}, paper_source=_TABLE1),
+    Preset("cifar100-wrn-28-2", "cifar100", "wrn-28-2", "wrn-28-2", epochs=200,
+           description="CIFAR-100, WRN-28-2: BAN, BAN+L, CWTM, DKPP and three generations"),
+    Preset("cifar100-densenet-112-33", "cifar100", "densenet-112-33", "densenet-112-33", epochs=200,
+           description="CIFAR-100, DenseNet-BC-112-33 (paper Table 2)",
+           paper={"teacher": 18.25, "ban-1": 16.95, "ban+l": 17.68, "cwtm": 17.84, "dkpp": 17.84,
+                  "ban-2": 17.22, "ban-3": 16.59, "bane-2": 15.77, "bane-3": 15.68},
+           paper_source=_TABLE2 + "; its generation column gives BAN-1 as 17.61, its loss column 16.95"),
+    Preset("cifar100-densenet-112-33-to-wrn-28-2", "cifar100", "densenet-112-33", "wrn-28-2", epochs=200,
+           description="CIFAR-100 cross-architecture: DenseNet-BC-112-33 teacher, WRN-28-2 students",
+           generations=1, students=()),
+    Preset("cifar100-wrn-28-2-to-densenet-112-33", "cifar100", "wrn-28-2", "densenet-112-33", epochs=200,
+           description="CIFAR-100 cross-architecture: WRN-28-2 teacher, DenseNet-BC-112-33 students",
+           generations=1, students=()),
+    Preset("imagewang-densenet121-resnet18", "imagewang", "densenet121", "resnet18", epochs=20,
+           description="ImageWang 128 px: DenseNet-121 teacher, ResNet-18 students",
+           generations=1, students=("cwtm", "dkpp"), batch_size=64),
+]}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A way to shrink a preset: fewer images, fewer epochs, a small model of the same family."""
+
+    name: str
+    epochs: int | None = None
+    train_subset: int | None = None
+    test_subset: int | None = None
+    batch_size: int | None = None
+    shrink_arch: bool = False
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile("full"),
+    "smoke": Profile("smoke", epochs=1, train_subset=512, test_subset=256, batch_size=64, shrink_arch=True),
+}
+
+_SMALL_SIBLING = [(re.compile(r"wrn-\d+-(\d+)"), r"wrn-10-\1"), (re.compile(r"densenet-\d+-\d+"), "densenet-22-4"),
+                  (re.compile(r"preresnet-\d+"), "preresnet-8")]
+
+
+def small_sibling(arch: str) -> str:
+    """A tiny model of the same family (same widen factor for WRN), for seconds-long CPU runs."""
+    for pattern, small in _SMALL_SIBLING:
+        if pattern.fullmatch(arch):
+            return pattern.sub(small, arch)
+    return arch
+
+
+def get_preset(name: str, profile: str = "full") -> Preset:
+    """The named preset, shrunk by the named profile."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+    preset, prof = PRESETS[name], PROFILES[profile]
+    changes: dict = {k: v for k, v in [("epochs", prof.epochs), ("train_subset", prof.train_subset),
+                                       ("test_subset", prof.test_subset), ("batch_size", prof.batch_size)]
+                     if v is not None}
+    if prof.shrink_arch:
+        changes |= {"teacher_arch": small_sibling(preset.teacher_arch),
+                    "student_arch": small_sibling(preset.student_arch)}
+    return replace(preset, **changes)

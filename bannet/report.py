@@ -1,0 +1,150 @@
+"""Tables from stored logits: test error of every model, BANE-k and the independent-ensemble control, mean ± 95% CI."""
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bannet import records
+from bannet.ensembles import ensemble_probabilities, error_pct
+from bannet.stats import mean_ci
+
+
+@dataclass
+class SeedModel:
+    """One recorded model of one seed: its record, test logits and labels."""
+
+    record: dict
+    logits: torch.Tensor
+    labels: torch.Tensor
+
+
+@dataclass
+class Study:
+    """Every recorded model of a study folder, by seed and model name."""
+
+    path: Path
+    models: dict[int, dict[str, SeedModel]]
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds that have at least one recorded model."""
+        return sorted(self.models)
+
+    def model_names(self) -> list[str]:
+        """Model names in training order (their position in the study plan)."""
+        names: list[str] = []
+        for seed in self.seeds:
+            ordered = sorted(self.models[seed].values(), key=lambda m: m.record["position"])
+            names += [m.record["model"]["name"] for m in ordered if m.record["model"]["name"] not in names]
+        return names
+
+    def record(self, seed: int, name: str) -> dict:
+        """One model's JSON record."""
+        return self.models[seed][name].record
+
+
+def load_study(path: str | Path) -> Study:
+    """Read every finished model under `path` (records with their logits); a clear error when there is none."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no study folder at {path}")
+    models: dict[int, dict[str, SeedModel]] = {}
+    for record_path in sorted(path.glob("seed-*/*.json")):
+        match = re.fullmatch(r"seed-(\d+)", record_path.parent.name)
+        logits_path = record_path.with_suffix("").with_suffix(".logits.npz")
+        if match is None or not logits_path.is_file():
+            continue
+        logits, labels = records.load_logits(logits_path)
+        models.setdefault(int(match.group(1)), {})[record_path.stem] = SeedModel(
+            records.load_record(record_path), logits, labels)
+    if not models:
+        raise FileNotFoundError(f"{path} holds no recorded model (expected seed-<k>/<model>.json with .logits.npz)")
+    labels = [m.labels for seed in models.values() for m in seed.values()]
+    if any(not torch.equal(labels[0], other) for other in labels[1:]):
+        raise ValueError(f"{path}: models were evaluated on different test sets; cannot compare them")
+    return Study(path, models)
+
+
+@dataclass
+class Row:
+    """One line of a results table: per-seed test errors (%), their mean ± CI, and the paired difference to a baseline."""
+
+    name: str
+    errors: dict[int, float]
+    mean: float
+    ci: float
+    diff_mean: float = math.nan
+    diff_ci: float = math.nan
+
+    @property
+    def n(self) -> int:
+        """Number of seeds."""
+        return len(self.errors)
+
+
+def _label_model(study: Study) -> str:
+    """The label-trained model of the students' architecture: 'label' in cross-architecture studies, else the teacher."""
+    return "label" if "label" in study.model_names() else "teacher"
+
+
+def _generations(study: Study) -> int:
+    names = study.model_names()
+    return max((int(n.split("-")[1]) for n in names if re.fullmatch(r"ban-\d+", n)), default=0)
+
+
+def seed_errors(study: Study) -> dict[str, dict[int, float]]:
+    """Test error (%) per row and seed: every model, BANE-k (BAN-1..k of the seed), Ens-k (k label-trained models of consecutive seeds)."""
+    table: dict[str, dict[int, float]] = {}
+    for name in study.model_names():
+        table[name] = {s: error_pct(study.models[s][name].logits, study.models[s][name].labels)
+                       for s in study.seeds if name in study.models[s]}
+    for k in range(2, _generations(study) + 1):
+        members = [f"ban-{j}" for j in range(1, k + 1)]
+        table[f"bane-{k}"] = {s: error_pct(ensemble_probabilities([study.models[s][m].logits for m in members]),
+                                           study.models[s]["ban-1"].labels)
+                              for s in study.seeds if all(m in study.models[s] for m in members)}
+    control = _label_model(study)
+    with_control = [s for s in study.seeds if control in study.models[s]]
+    for k in range(2, max(_generations(study), 1) + 1):
+        if len(with_control) < k:
+            break
+        table[f"ens-{k}"] = {}
+        for i, seed in enumerate(with_control):
+            members = [with_control[(i + j) % len(with_control)] for j in range(k)]
+            table[f"ens-{k}"][seed] = error_pct(
+                ensemble_probabilities([study.models[m][control].logits for m in members]),
+                study.models[seed][control].labels)
+    return {name: errors for name, errors in table.items() if errors}
+
+
+def summarize(study: Study, baseline: str = "teacher", confidence: float = 0.95) -> list[Row]:
+    """One Row per table line, with the paired difference (row − baseline of the same seed) where both exist."""
+    table = seed_errors(study)
+    if baseline not in table:
+        raise ValueError(f"baseline {baseline!r} is not in the study; rows: {', '.join(table)}")
+    rows = []
+    for name, errors in table.items():
+        mean, ci = mean_ci(list(errors.values()), confidence)
+        paired = [errors[s] - table[baseline][s] for s in errors if s in table[baseline]]
+        diff_mean, diff_ci = mean_ci(paired, confidence) if paired and name != baseline else (math.nan, math.nan)
+        rows.append(Row(name, errors, mean, ci, diff_mean, diff_ci))
+    return rows
+
+
+def _pm(mean: float, ci: float) -> str:
+    if math.isnan(mean):
+        return ""
+    return f"{mean:.2f}" if math.isnan(ci) else f"{mean:.2f} ± {ci:.2f}"
+
+
+def format_table(rows: list[Row], paper: dict[str, float] | None = None, baseline: str = "teacher") -> str:
+    """A Markdown table: row, seeds, test error % (mean ± 95% CI), difference to the baseline, and the paper's figure."""
+    paper = paper or {}
+    lines = [f"| model | seeds | test error % | Δ vs {baseline} (paired) | paper |", "|---|---|---|---|---|"]
+    for row in rows:
+        quoted = f"{paper[row.name]:.2f}" if row.name in paper else ""
+        lines.append(f"| {row.name} | {row.n} | {_pm(row.mean, row.ci)} | {_pm(row.diff_mean, row.diff_ci)} | {quoted} |")
+    return "\n".join(lines)

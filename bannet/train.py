@@ -1,0 +1,165 @@
+"""The trainer: SGD with the WRN step schedule, one model, labels or a teacher's outputs."""
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from bannet.losses import DistillationLoss
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The WRN recipe the paper follows: SGD(0.9, Nesterov, wd 5e-4), lr 0.1 ×0.2 at 30/60/80% of the epochs, batch 128."""
+
+    epochs: int
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    milestones: tuple[float, ...] = (0.3, 0.6, 0.8)
+    gamma: float = 0.2
+    bf16: bool = True
+    channels_last: bool = True
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if any(not 0 < m < 1 for m in self.milestones):
+            raise ValueError(f"milestones are fractions of the epochs in (0, 1), got {self.milestones}")
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of a 0-based epoch: lr · γ^(number of milestones reached)."""
+        steps = sum(epoch >= math.ceil(m * self.epochs) for m in self.milestones)
+        return self.lr * self.gamma ** steps
+
+    def to_dict(self) -> dict:
+        """A JSON-ready copy of the settings."""
+        return asdict(self)
+
+
+@dataclass
+class EpochMetrics:
+    """What one epoch measured."""
+
+    epoch: int
+    lr: float
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """A trained model's history and its final test-set outputs."""
+
+    history: list[EpochMetrics] = field(default_factory=list)
+    test_logits: torch.Tensor | None = None
+    test_labels: torch.Tensor | None = None
+
+    @property
+    def test_accuracy(self) -> float:
+        """Final test accuracy in [0, 1]."""
+        return self.history[-1].test_acc
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.SGD:
+    """SGD with momentum and Nesterov; the fused kernel on CUDA, foreach otherwise."""
+    fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                           nesterov=config.nesterov, weight_decay=config.weight_decay, **fast)
+
+
+def _autocast(device: torch.device, config: TrainConfig):
+    """bf16 autocast on CUDA when enabled; nothing otherwise."""
+    if device.type == "cuda" and config.bf16:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def prepare_model(model: nn.Module, device: torch.device, config: TrainConfig) -> nn.Module:
+    """Move to the device, channels_last on CUDA when enabled."""
+    model = model.to(device)
+    if device.type == "cuda" and config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
+             config: TrainConfig) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+    """(mean cross-entropy, accuracy, fp32 logits on CPU, labels on CPU) over a loader."""
+    model.eval()
+    outputs, targets = [], []
+    with _autocast(device, config):
+        for x, y in loader:
+            outputs.append(model(x).float())
+            targets.append(y)
+    logits, labels = torch.cat(outputs), torch.cat(targets)
+    loss = nn.functional.cross_entropy(logits, labels).item()
+    accuracy = (logits.argmax(1) == labels).float().mean().item()
+    return loss, accuracy, logits.cpu(), labels.cpu()
+
+
+def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Iterable, test_loader: Iterable,
+                config: TrainConfig, device: torch.device, teacher: nn.Module | None = None,
+                progress: bool = True, desc: str = "train",
+                on_epoch: Callable[[EpochMetrics], None] | None = None) -> TrainResult:
+    """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; the teacher runs in eval mode without gradient."""
+    if loss_fn.needs_teacher and teacher is None:
+        raise ValueError(f"loss {type(loss_fn).__name__} needs a teacher, but teacher=None")
+    if teacher is not None and teacher is model:
+        raise ValueError("the teacher must be a separate model, not the student itself")
+    if teacher is not None:
+        teacher.eval().requires_grad_(False)
+    step_model = torch.compile(model) if config.compile else model
+    optimizer = make_optimizer(model, config, device)
+    result = TrainResult()
+    bar = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        start = time.perf_counter()
+        lr = config.lr_at(epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        for x, y in train_loader:
+            with _autocast(device, config):
+                with torch.no_grad():
+                    teacher_logits = teacher(x).float() if teacher is not None else None
+                logits = step_model(x).float()
+            loss = loss_fn(logits, teacher_logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * y.numel()
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += y.numel()
+        if seen == 0:
+            raise ValueError("the training loader yielded no batch (data set smaller than one batch?)")
+        test_loss, test_acc, logits, labels = evaluate(model, test_loader, device, config)
+        metrics = EpochMetrics(epoch + 1, lr, loss_sum.item() / seen, correct.item() / seen,
+                               test_loss, test_acc, round(time.perf_counter() - start, 3))
+        if not math.isfinite(metrics.train_loss):
+            raise FloatingPointError(f"{desc}: training loss became {metrics.train_loss} in epoch {epoch + 1}")
+        result.history.append(metrics)
+        result.test_logits, result.test_labels = logits, labels
+        bar.set_postfix(loss=f"{metrics.train_loss:.3f}", test_acc=f"{test_acc:.4f}")
+        if on_epoch is not None:
+            on_epoch(metrics)
+    return result

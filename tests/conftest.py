@@ -1,0 +1,49 @@
+"""Shared fixtures: the real data root (required under CI, skipped elsewhere) and a tiny learnable data set."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from bannet.born_again import StudyData
+from bannet.data import DATASETS
+
+_MARKERS = {"mnist": "MNIST/raw", "cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
+
+
+def real_data_root(name: str) -> Path:
+    """$BANNET_DATA when it holds the set; under CI a missing set fails, elsewhere it skips."""
+    root = os.environ.get("BANNET_DATA")
+    if root and (Path(root) / _MARKERS[name]).is_dir():
+        return Path(root)
+    message = f"{name} not found under BANNET_DATA={root!r} (prepare it with ../shared/data/prepare.py)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def mnist_root() -> Path:
+    """Root holding the real MNIST files."""
+    return real_data_root("mnist")
+
+
+def tiny_mnist_like(train_size: int = 256, test_size: int = 128, seed: int = 0) -> StudyData:
+    """A learnable 10-class set of 28×28 uint8 images: class c lights up horizontal band c, plus noise."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.randint(0, 10, (n,), generator=generator)
+        images = torch.randint(0, 60, (n, 1, 28, 28), generator=generator, dtype=torch.uint8)
+        for c in range(10):
+            images[labels == c, :, 2 * c + 3: 2 * c + 6, :] = 255
+        return images, labels
+
+    return StudyData(DATASETS["mnist"], *split(train_size), *split(test_size))
+
+
+@pytest.fixture
+def tiny_data() -> StudyData:
+    """A tiny synthetic MNIST-shaped study data set."""
+    return tiny_mnist_like()
