@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from bannet.losses import DistillationLoss
+from bannet.losses import DistillationLoss, value_checks
 
 
 @dataclass(frozen=True)
@@ -114,19 +114,44 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
     return loss, accuracy, logits.cpu(), labels.cpu()
 
 
+class TrainStep:
+    """One optimisation step: teacher forward without gradient, student forward, loss, backward, SGD update."""
+
+    def __init__(self, model: nn.Module, loss_fn: DistillationLoss, optimizer: torch.optim.Optimizer,
+                 config: TrainConfig, device: torch.device, teacher: nn.Module | None = None) -> None:
+        if loss_fn.needs_teacher and teacher is None:
+            raise ValueError(f"loss {type(loss_fn).__name__} needs a teacher, but teacher=None")
+        if teacher is not None and teacher is model:
+            raise ValueError("the teacher must be a separate model, not the student itself")
+        if teacher is not None:
+            teacher.eval().requires_grad_(False)
+        self.model, self.loss_fn, self.optimizer, self.teacher = model, loss_fn, optimizer, teacher
+        self.config, self.device = config, device
+        self.forward = torch.compile(model) if config.compile else model
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Update the model on one batch; returns (detached loss, detached logits) without a host sync."""
+        with _autocast(self.device, self.config):
+            teacher_logits = None
+            if self.teacher is not None:
+                with torch.inference_mode():
+                    teacher_logits = self.teacher(x).float()
+                teacher_logits = teacher_logits.clone()  # an ordinary tensor the loss may save for backward
+            logits = self.forward(x).float()
+        loss = self.loss_fn(logits, teacher_logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach(), logits.detach()
+
+
 def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Iterable, test_loader: Iterable,
                 config: TrainConfig, device: torch.device, teacher: nn.Module | None = None,
                 progress: bool = True, desc: str = "train",
                 on_epoch: Callable[[EpochMetrics], None] | None = None) -> TrainResult:
-    """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; the teacher runs in eval mode without gradient."""
-    if loss_fn.needs_teacher and teacher is None:
-        raise ValueError(f"loss {type(loss_fn).__name__} needs a teacher, but teacher=None")
-    if teacher is not None and teacher is model:
-        raise ValueError("the teacher must be a separate model, not the student itself")
-    if teacher is not None:
-        teacher.eval().requires_grad_(False)
-    step_model = torch.compile(model) if config.compile else model
+    """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; metrics are read from the device once per epoch."""
     optimizer = make_optimizer(model, config, device)
+    step = TrainStep(model, loss_fn, optimizer, config, device, teacher)
     result = TrainResult()
     bar = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
@@ -138,18 +163,12 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
-        for x, y in train_loader:
-            with _autocast(device, config):
-                with torch.no_grad():
-                    teacher_logits = teacher(x).float() if teacher is not None else None
-                logits = step_model(x).float()
-            loss = loss_fn(logits, teacher_logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * y.numel()
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += y.numel()
+        with value_checks(device.type != "cuda"):  # on CUDA they would sync every step; the epoch loss is checked below
+            for x, y in train_loader:
+                loss, logits = step(x, y)
+                loss_sum += loss * y.numel()
+                correct += (logits.argmax(1) == y).sum()
+                seen += y.numel()
         if seen == 0:
             raise ValueError("the training loader yielded no batch (data set smaller than one batch?)")
         test_loss, test_acc, logits, labels = evaluate(model, test_loader, device, config)

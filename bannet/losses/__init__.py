@@ -6,6 +6,7 @@ from .base import DistillationLoss, TemperedDistillationLoss
 from .ce import CELoss, ce_loss, weighted_cross_entropy
 from .cwtm import CWTMLoss, cwtm_loss, cwtm_weights, teacher_confidence
 from .dkpp import DKPPLoss, dkpp_loss, dkpp_targets
+from ._validation import value_checks
 from .soft_target import soft_target_cross_entropy, teacher_probabilities
 
 _LOSSES: dict[str, type[DistillationLoss]] = {
@@ -49,5 +50,6 @@ __all__ = [
     "soft_target_cross_entropy",
     "teacher_confidence",
     "teacher_probabilities",
+    "value_checks",
     "weighted_cross_entropy",
 ]
