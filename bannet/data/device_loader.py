@@ -23,6 +23,10 @@ class DeviceLoader:
     way. So W ranks with batch B, seeded alike, see exactly the examples (and augmented pixels) of one
     rank with batch B·W, and every rank's generator stays in step. A short last global batch
     (drop_last=False) is split as evenly as possible, earlier ranks taking the extra example.
+
+    No host synchronisation per batch: the epoch's permutation and all its augmentation parameters
+    are drawn on the CPU when the epoch starts (in the same order as batch by batch) and reach the
+    device in one non-blocking copy from pinned memory on CUDA.
     """
 
     def __init__(self, images: Tensor, labels: Tensor, spec: DatasetSpec, batch_size: int, train: bool,
@@ -63,25 +67,32 @@ class DeviceLoader:
         return n // g if self.drop_last else -(-n // g)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        """One epoch of this rank's batches."""
+        """One epoch of this rank's batches; no batch waits on the host (the epoch's randomness moves up front)."""
         n, g = self.labels.shape[0], self.global_batch_size
         if self.train:
-            order = torch.randperm(n, generator=self.generator).to(self.device)
+            order = _to_device(torch.randperm(n, generator=self.generator), self.device)
         else:
             order = torch.arange(n, device=self.device)
+        params = self._draw_epoch(n, g)
         for start in range(0, len(self) * g, g):
             global_index = order[start:start + g]
-            params = (self.augmentation.draw(global_index.shape[0], self.generator)
-                      if self.augmentation is not None else {})
             mine = self._shard(global_index.shape[0])
             index = global_index[mine]
             x = self.images[index].float().div_(255)
             if self.augmentation is not None:
-                x = self.augmentation.apply(x, {k: v[mine].to(self.device) for k, v in params.items()})
+                x = self.augmentation.apply(x, {k: v[start:start + g][mine] for k, v in params.items()})
             x = x.sub_(self.mean).div_(self.std)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[index]
+
+    def _draw_epoch(self, n: int, g: int) -> dict[str, Tensor]:
+        """The augmentation parameters of every global batch of the epoch, drawn in batch order, on the device."""
+        starts = range(0, len(self) * g, g)
+        if self.augmentation is None or not starts:
+            return {}
+        draws = [self.augmentation.draw(min(g, n - start), self.generator) for start in starts]
+        return {k: _to_device(torch.cat([d[k] for d in draws]), self.device) for k in draws[0]}
 
     def _shard(self, m: int) -> slice:
         """This rank's contiguous part of a global batch of m examples (sizes differ by at most 1)."""
@@ -101,6 +112,13 @@ def _check_split(images: Tensor, labels: Tensor, spec: DatasetSpec) -> None:
     if not isinstance(labels, Tensor) or labels.dtype != torch.int64 or labels.shape != images.shape[:1]:
         raise TypeError(f"labels must be an int64 tensor of shape ({images.shape[0]},), got "
                         f"{getattr(labels, 'dtype', type(labels))} with shape {tuple(getattr(labels, 'shape', ()))}")
+
+
+def _to_device(tensor: Tensor, device: torch.device) -> Tensor:
+    """Copy a CPU tensor to `device`; on CUDA through pinned memory without blocking the host."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def _seeded_from_global() -> torch.Generator:

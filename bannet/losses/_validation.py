@@ -94,16 +94,18 @@ def validate_inputs(
     """Check dtypes, shapes and T first, then all value checks (finite logits, labels in [0, n)) in one host sync."""
     check_logit_matrix("student_logits", student_logits)
     check_temperature(temperature)
-    value_checks = {"student_logits contain non-finite values (nan or inf)": torch.isfinite(student_logits).all()}
     if needs_teacher:
         _check_teacher(student_logits, teacher_logits)
-        value_checks["teacher_logits contain non-finite values (nan or inf)"] = torch.isfinite(teacher_logits).all()
     if needs_labels:
         _check_labels(student_logits, labels)
-        classes = student_logits.shape[1]
-        value_checks[f"labels must lie in [0, {classes})"] = ((labels >= 0) & (labels < classes)).all()
     if not _value_checks_enabled:
         return
+    value_checks = {"student_logits contain non-finite values (nan or inf)": torch.isfinite(student_logits).all()}
+    if needs_teacher:
+        value_checks["teacher_logits contain non-finite values (nan or inf)"] = torch.isfinite(teacher_logits).all()
+    if needs_labels:
+        classes = student_logits.shape[1]
+        value_checks[f"labels must lie in [0, {classes})"] = ((labels >= 0) & (labels < classes)).all()
     passed = torch.stack(list(value_checks.values())).tolist()
     for message, ok in zip(value_checks, passed):
         if not ok:

@@ -20,7 +20,9 @@ def dkpp_targets(probs: Tensor, generator: torch.Generator | None = None) -> Ten
     batch, classes = probs.shape
     argmax = probs.argmax(dim=1, keepdim=True)
     key_device = generator.device if generator is not None else probs.device
-    random_keys = torch.rand(batch, classes, generator=generator, device=key_device).to(probs.device)
+    random_keys = torch.rand(batch, classes, generator=generator, device=key_device)
+    if random_keys.device != probs.device:  # CPU generator, CUDA targets: copy without blocking the host
+        random_keys = random_keys.pin_memory().to(probs.device, non_blocking=True)
     ascending_keys = torch.arange(classes, dtype=random_keys.dtype, device=probs.device).expand(batch, classes)
     source = _argmax_first_order(random_keys, argmax)
     destination = _argmax_first_order(ascending_keys, argmax)

@@ -1,0 +1,60 @@
+"""The committed studies under results/: records agree with their logits, and every table recomputes from them."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bannet.ensembles import error_pct
+from bannet.presets import PRESETS
+from bannet.report import format_table, load_study, summarize
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDIES = sorted(p for p in (ROOT / "results").glob("*") if p.is_dir() and any(p.glob("seed-*/*.json")))
+
+
+def test_mnist_study_is_recorded():
+    assert ROOT / "results" / "mnist-mlp" in STUDIES
+
+
+@pytest.mark.parametrize("study_dir", STUDIES, ids=lambda p: p.name)
+def test_records_match_their_logits_and_carry_provenance(study_dir):
+    study = load_study(study_dir)
+    assert study.path.name in PRESETS
+    for seed, models in study.models.items():
+        for name, model in models.items():
+            record = model.record
+            assert (record["seed"], record["model"]["name"], record["study"]) == (seed, name, study_dir.name)
+            assert record["profile"] == "full"
+            assert not record["provenance"]["git_commit"].endswith("-dirty")
+            assert set(record["provenance"]) >= {"git_commit", "torch", "device", "wall_time_s", "date"}
+            assert len(record["epochs"]) == record["train"]["epochs"]
+            # fp16 storage can flip an exact near-tie: allow at most 2 test images of difference
+            assert error_pct(model.logits, model.labels) == pytest.approx(
+                record["test_error_pct"], abs=200 / len(model.labels))
+
+
+def _ensemble_error(files: list[Path]) -> float:
+    """Test error (%) of the mean softmax of stored logits, computed with numpy alone."""
+    probs, labels = [], None
+    for f in files:
+        with np.load(f) as data:
+            z = data["logits"].astype(np.float64)
+            labels = data["labels"]
+        e = np.exp(z - z.max(1, keepdims=True))
+        probs.append(e / e.sum(1, keepdims=True))
+    return 100.0 * float((np.mean(probs, 0).argmax(1) != labels).mean())
+
+
+@pytest.mark.parametrize("study_dir", STUDIES, ids=lambda p: p.name)
+def test_ensembles_recompute_from_stored_logits(study_dir):
+    study = load_study(study_dir)
+    rows = {row.name: row for row in summarize(study)}
+    generations = max(int(n.split("-")[1]) for n in rows if n.startswith("ban-"))
+    seeds = study.seeds
+    for k in range(2, generations + 1):
+        for i, seed in enumerate(seeds):
+            bane = [study_dir / f"seed-{seed}" / f"ban-{j}.logits.npz" for j in range(1, k + 1)]
+            assert rows[f"bane-{k}"].errors[seed] == pytest.approx(_ensemble_error(bane), abs=1e-4)
+            control = [study_dir / f"seed-{seeds[(i + j) % len(seeds)]}" / "teacher.logits.npz" for j in range(k)]
+            assert rows[f"ens-{k}"].errors[seed] == pytest.approx(_ensemble_error(control), abs=1e-4)
