@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from bannet import data as bdata
-from bannet import records
+from bannet import distributed, records
 from bannet.losses import build_loss
 from bannet.models import build, count_parameters
 from bannet.presets import GENERATION_LOSS, Preset
 from bannet.provenance import provenance
-from bannet.train import EpochMetrics, TrainConfig, prepare_model, train_model
+from bannet.train import EpochMetrics, TrainConfig, TrainResult, prepare_model, train_model
 
 
 @dataclass(frozen=True)
@@ -74,22 +74,32 @@ def derived_seed(seed: int, model: str) -> int:
 
 
 class StudyRunner:
-    """Trains the models of a study that are not yet recorded, seed by seed, and records each one."""
+    """Trains the models of a study that are not yet recorded, seed by seed, and records each one.
+
+    Under torchrun every rank runs the same plan data-parallel: the preset's batch is the global batch
+    (each rank takes batch / world of it, so the recipe and its lr stay as written); rank 0 alone
+    decides what is finished, reads teacher checkpoints (sent to the others), logs and writes records.
+    """
 
     def __init__(self, preset: Preset, out: Path, data: StudyData, device: torch.device, profile: str = "full",
                  progress: bool = True, log: Callable[[str], None] = print,
-                 on_epoch: Callable[[ModelSpec, EpochMetrics], None] | None = None) -> None:
+                 on_epoch: Callable[[ModelSpec, EpochMetrics], None] | None = None, compile: bool = False) -> None:
         self.preset, self.out, self.data, self.device = preset, Path(out), data, device
-        self.profile, self.progress, self.log, self.on_epoch = profile, progress, log, on_epoch
-        self.config = TrainConfig(epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr)
+        self.profile, self.on_epoch = profile, on_epoch
+        self.progress = progress and distributed.is_main()
+        self.log = log if distributed.is_main() else (lambda _: None)
+        self.config = TrainConfig(epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr, compile=compile)
+        self.per_rank_batch = distributed.per_rank_batch(self.config.batch_size)
         self._train_on_device = data.train_images.to(device)
         self._test_on_device = data.test_images.to(device)
 
     def _loader(self, train: bool, seed: int) -> bdata.DeviceLoader:
         images, labels = ((self._train_on_device, self.data.train_labels) if train
                           else (self._test_on_device, self.data.test_labels))
-        return bdata.DeviceLoader(images, labels.to(self.device), self.data.spec, self.config.batch_size, train,
-                                  self.device, generator=torch.Generator().manual_seed(seed),
+        batch, rank, world = ((self.per_rank_batch, distributed.rank(), distributed.world_size()) if train
+                              else (self.config.batch_size, 0, 1))  # rank 0 evaluates the whole test set
+        return bdata.DeviceLoader(images, labels.to(self.device), self.data.spec, batch, train, self.device,
+                                  generator=torch.Generator().manual_seed(seed), rank=rank, world_size=world,
                                   channels_last=self.device.type == "cuda" and self.config.channels_last)
 
     def _new_model(self, arch: str) -> nn.Module:
@@ -97,7 +107,8 @@ class StudyRunner:
 
     def _load_model(self, seed: int, spec: ModelSpec) -> nn.Module:
         model = self._new_model(spec.arch)
-        model.load_state_dict(records.load_checkpoint(records.model_files(self.out, seed, spec.name)))
+        files = records.model_files(self.out, seed, spec.name)
+        model.load_state_dict(distributed.from_main(lambda: records.load_checkpoint(files)))
         return model
 
     def run_seed(self, seed: int) -> None:
@@ -106,7 +117,7 @@ class StudyRunner:
         by_name = {spec.name: spec for spec in plan}
         for position, spec in enumerate(plan):
             files = records.model_files(self.out, seed, spec.name)
-            if records.is_finished(files):
+            if distributed.from_main(lambda: records.is_finished(files)):
                 self.log(f"seed {seed} {spec.name}: recorded, skipped")
                 continue
             teacher = self._load_model(seed, by_name[spec.teacher]) if spec.teacher else None
@@ -116,16 +127,26 @@ class StudyRunner:
         model_seed = derived_seed(seed, spec.name)
         torch.manual_seed(model_seed)
         model = self._new_model(spec.arch)
-        loss_fn = build_loss(spec.loss, **({"seed": model_seed} if spec.loss == "dkpp" else {}))
+        dkpp_seed = {"seed": distributed.rank_seed(model_seed)} if spec.loss == "dkpp" else {}  # own draws per rank
+        loss_fn = build_loss(spec.loss, **dkpp_seed)
         callback = (lambda m: self.on_epoch(spec, m)) if self.on_epoch else None
         start = time.perf_counter()
         result = train_model(model, loss_fn, self._loader(True, model_seed), self._loader(False, model_seed),
                              self.config, self.device, teacher=teacher, progress=self.progress,
                              desc=f"seed {seed} {spec.name}", on_epoch=callback)
         wall = time.perf_counter() - start
+        if distributed.is_main():
+            self._save(seed, position, spec, model, result, wall, files)
+        distributed.barrier()  # the other ranks go on once the record is written
+
+    def _save(self, seed: int, position: int, spec: ModelSpec, model: nn.Module, result: TrainResult, wall: float,
+              files: records.ModelFiles) -> None:
+        """Write a trained model's record (with provenance), test logits and checkpoint; rank 0 only."""
         record = {
             "study": self.preset.name, "profile": self.profile, "seed": seed, "model": asdict(spec), "position": position,
             "preset": asdict(self.preset), "train": self.config.to_dict(),
+            "parallel": {"world_size": distributed.world_size(), "global_batch": self.config.batch_size,
+                         "per_rank_batch": self.per_rank_batch, "lr": self.config.lr},
             "data": {"dataset": self.preset.dataset, "train_size": len(self.data.train_labels),
                      "test_size": len(self.data.test_labels)},
             "num_params": count_parameters(model),
@@ -139,13 +160,16 @@ class StudyRunner:
 
 def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device, data: StudyData | None = None,
               root: str | Path | None = None, profile: str = "full", progress: bool = True,
-              log: Callable[[str], None] = print) -> Path:
+              log: Callable[[str], None] = print, compile: bool = False) -> Path:
     """Run (or resume) a whole study into `out`, seed after seed; returns `out`."""
     if not seeds:
         raise ValueError("give at least one seed")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {seeds}")
-    runner = StudyRunner(preset, out, data or load_study_data(preset, root), device, profile, progress, log)
+    if data is None:
+        with distributed.local_main_first():  # one download per machine
+            data = load_study_data(preset, root)
+    runner = StudyRunner(preset, out, data, device, profile, progress, log, compile=compile)
     for seed in seeds:
         runner.run_seed(seed)
     return Path(out)

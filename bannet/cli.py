@@ -1,13 +1,19 @@
 """Command line: `python -m bannet run|report|presets`."""
 
 import argparse
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
+from queue import SimpleQueue
 
 import torch
 
+from bannet import distributed
 from bannet.born_again import run_study, study_plan
-from bannet.presets import PRESETS, PROFILES, get_preset
+from bannet.presets import PRESETS, PROFILES, Preset, get_preset
 from bannet.report import format_table, load_study, summarize
 
 
@@ -19,14 +25,88 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _visible_gpus() -> list[str]:
+    """The GPU ids a child process may be pinned to: CUDA_VISIBLE_DEVICES's entries, else 0..count-1."""
+    count = torch.cuda.device_count()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return ([i.strip() for i in visible.split(",")] if visible else [str(i) for i in range(count)])[:count]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Train (or resume) a study and print its table."""
+    """Train (or resume) a study and print its table: here, data-parallel under torchrun, or one process per seed."""
     preset = get_preset(args.preset, args.profile)
     out = Path(args.out or Path("runs") / (preset.name if args.profile == "full" else f"{preset.name}-{args.profile}"))
-    device = _device(args.device)
-    print(f"{preset.name} [{args.profile}] on {device}: {', '.join(s.name for s in study_plan(preset))}; "
-          f"seeds {args.seeds}; {preset.epochs} epochs; records in {out}")
-    run_study(preset, args.seeds, out, device, root=args.data, profile=args.profile, progress=not args.no_progress)
+    if distributed.launched_by_torchrun():
+        if args.jobs not in (None, 1):
+            raise SystemExit(f"--jobs {args.jobs} starts its own processes; under torchrun every process trains "
+                             "the same model data-parallel: leave --jobs out")
+        return distributed.run_in_process_group(lambda device: _run_here(args, preset, out, device), args.device)
+    gpus = _visible_gpus() if args.device in ("auto", "cuda") else []
+    jobs = args.jobs if args.jobs is not None else max(1, len(gpus))
+    if jobs < 1:
+        raise SystemExit(f"--jobs must be >= 1, got {jobs}")
+    if jobs > 1 and len(args.seeds) > 1:
+        if args.device.startswith("cuda:"):
+            raise SystemExit(f"--jobs pins each seed to its own GPU: use --device auto or cuda, not {args.device}")
+        return _run_seeds_in_parallel(args, preset, out, jobs, gpus)
+    return _run_here(args, preset, out, _device(args.device))
+
+
+def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch.device) -> int:
+    """Run the study in this process (one rank of several under torchrun); rank 0 alone prints and reads records."""
+    world = distributed.world_size()
+    ranks = f"; {world} processes × batch {distributed.per_rank_batch(preset.batch_size)}" if world > 1 else ""
+    if distributed.is_main():
+        print(f"{preset.name} [{args.profile}] on {device}{ranks}: {', '.join(s.name for s in study_plan(preset))}; "
+              f"seeds {args.seeds}; {preset.epochs} epochs; records in {out}")
+    run_study(preset, args.seeds, out, device, root=args.data, profile=args.profile, progress=not args.no_progress,
+              compile=args.compile)
+    if distributed.is_main():
+        print(format_table(summarize(load_study(out)), preset.paper))
+    return 0
+
+
+def _seed_command(args: argparse.Namespace, seed: int, out: Path) -> list[str]:
+    """The command line that runs one seed of the study in a child process."""
+    command = [sys.executable, "-m", "bannet", "run", args.preset, "--seeds", str(seed), "--profile", args.profile,
+               "--out", str(out), "--device", args.device, "--no-progress", "--jobs", "1"]
+    return command + (["--data", args.data] if args.data else []) + (["--compile"] if args.compile else [])
+
+
+def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, jobs: int, gpus: list[str]) -> int:
+    """One child process per seed, at most `jobs` at once, each pinned to a GPU round-robin (or sharing the CPU)."""
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    python_path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+                                                os.environ.get("PYTHONPATH")]))  # the children import this bannet
+    slots: SimpleQueue[int] = SimpleQueue()
+    for slot in range(jobs):
+        slots.put(slot)
+
+    def run_seed(seed: int) -> str | None:
+        slot = slots.get()
+        env = {**os.environ, "PYTHONPATH": python_path}
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+        else:
+            env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+        log = logs / f"seed-{seed}.log"
+        try:
+            with open(log, "w") as stream:
+                code = subprocess.run(_seed_command(args, seed, out), stdout=stream, stderr=subprocess.STDOUT,
+                                      env=env).returncode
+        finally:
+            slots.put(slot)
+        return None if code == 0 else f"seed {seed} failed (exit code {code}); its log: {log}"
+
+    where = f"GPUs {', '.join(gpus)}" if gpus else "the CPU"
+    print(f"{preset.name} [{args.profile}]: seeds {args.seeds}, {jobs} processes at once on {where}; "
+          f"records in {out}, one log per seed in {logs}")
+    with ThreadPoolExecutor(jobs) as pool:
+        failures = [failure for failure in pool.map(run_seed, args.seeds) if failure]
+    if failures:
+        print("\n".join(failures), file=sys.stderr)
+        return 1
     print(format_table(summarize(load_study(out)), preset.paper))
     return 0
 
@@ -67,6 +147,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--data", help="data root (default $BANNET_DATA, else ./data; downloads when missing)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--compile", action="store_true", help="torch.compile student and teacher (pays on long GPU runs)")
+    run.add_argument("--jobs", type=int, help="seeds run at once, one process each, pinned to the visible GPUs "
+                                              "round-robin (default: the number of visible GPUs, else 1)")
     run.set_defaults(func=cmd_run)
     report = sub.add_parser("report", help="print the table of a recorded study")
     report.add_argument("dir")

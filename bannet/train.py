@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from bannet import distributed
 from bannet.losses import DistillationLoss, value_checks
 
 
@@ -91,10 +92,12 @@ def _autocast(device: torch.device, config: TrainConfig):
 
 
 def prepare_model(model: nn.Module, device: torch.device, config: TrainConfig) -> nn.Module:
-    """Move to the device, channels_last on CUDA when enabled."""
+    """Move to the device; on CUDA channels_last when enabled, and cuDNN picks its fastest kernels for the fixed shapes."""
     model = model.to(device)
-    if device.type == "cuda" and config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        if config.channels_last:
+            model = model.to(memory_format=torch.channels_last)
     return model
 
 
@@ -114,6 +117,24 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
     return loss, accuracy, logits.cpu(), labels.cpu()
 
 
+def evaluate_on_main(model: nn.Module, loader: Iterable, device: torch.device,
+                     config: TrainConfig) -> tuple[float, float, torch.Tensor | None, torch.Tensor | None]:
+    """evaluate() on rank 0 over the whole loader; every rank gets its loss and accuracy, only rank 0 the logits."""
+    outputs = evaluate(model, loader, device, config) if distributed.is_main() else None
+    loss, accuracy = distributed.from_main(lambda: outputs[:2])
+    return (loss, accuracy, *outputs[2:]) if outputs is not None else (loss, accuracy, None, None)
+
+
+def _summed_over_ranks(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> tuple[float, float, int]:
+    """(Σ loss·batch, Σ correct, Σ examples) of an epoch over all ranks: one all-reduce under DDP."""
+    if distributed.world_size() == 1:
+        return loss_sum.item(), correct.item(), seen
+    count = torch.tensor(seen, dtype=torch.float64, device=loss_sum.device)
+    totals = torch.stack([loss_sum.double(), correct.double(), count])
+    loss_total, correct_total, seen_total = distributed.all_reduce_sum(totals).tolist()
+    return loss_total, correct_total, int(seen_total)
+
+
 class TrainStep:
     """One optimisation step: teacher forward without gradient, student forward, loss, backward, SGD update."""
 
@@ -127,7 +148,9 @@ class TrainStep:
             teacher.eval().requires_grad_(False)
         self.model, self.loss_fn, self.optimizer, self.teacher = model, loss_fn, optimizer, teacher
         self.config, self.device = config, device
-        self.forward = torch.compile(model) if config.compile else model
+        parallel = distributed.wrap_ddp(model, device)
+        self.forward = torch.compile(parallel) if config.compile else parallel
+        self.teacher_forward = torch.compile(teacher) if config.compile and teacher is not None else teacher
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Update the model on one batch; returns (detached loss, detached logits) without a host sync."""
@@ -135,7 +158,7 @@ class TrainStep:
             teacher_logits = None
             if self.teacher is not None:
                 with torch.inference_mode():
-                    teacher_logits = self.teacher(x).float()
+                    teacher_logits = self.teacher_forward(x).float()
                 teacher_logits = teacher_logits.clone()  # an ordinary tensor the loss may save for backward
             logits = self.forward(x).float()
         loss = self.loss_fn(logits, teacher_logits, y)
@@ -149,7 +172,11 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
                 config: TrainConfig, device: torch.device, teacher: nn.Module | None = None,
                 progress: bool = True, desc: str = "train",
                 on_epoch: Callable[[EpochMetrics], None] | None = None) -> TrainResult:
-    """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; metrics are read from the device once per epoch."""
+    """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; metrics are read from the device once per epoch.
+
+    Inside a torchrun process group the model trains data-parallel (DDP): each rank passes its shard
+    loader, the epoch's loss and accuracy are summed over ranks, rank 0 alone evaluates the test set.
+    """
     optimizer = make_optimizer(model, config, device)
     step = TrainStep(model, loss_fn, optimizer, config, device, teacher)
     result = TrainResult()
@@ -169,10 +196,11 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
                 loss_sum += loss * y.numel()
                 correct += (logits.argmax(1) == y).sum()
                 seen += y.numel()
+        loss_total, correct_total, seen = _summed_over_ranks(loss_sum, correct, seen)
         if seen == 0:
             raise ValueError("the training loader yielded no batch (data set smaller than one batch?)")
-        test_loss, test_acc, logits, labels = evaluate(model, test_loader, device, config)
-        metrics = EpochMetrics(epoch + 1, lr, loss_sum.item() / seen, correct.item() / seen,
+        test_loss, test_acc, logits, labels = evaluate_on_main(model, test_loader, device, config)
+        metrics = EpochMetrics(epoch + 1, lr, loss_total / seen, correct_total / seen,
                                test_loss, test_acc, round(time.perf_counter() - start, 3))
         if not math.isfinite(metrics.train_loss):
             raise FloatingPointError(f"{desc}: training loss became {metrics.train_loss} in epoch {epoch + 1}")

@@ -100,9 +100,10 @@ def validate_inputs(
         _check_labels(student_logits, labels)
     if not _value_checks_enabled:
         return
-    value_checks = {"student_logits contain non-finite values (nan or inf)": torch.isfinite(student_logits).all()}
+    value_checks = {"student_logits contain non-finite values (nan or inf)": torch.isfinite(student_logits.detach()).all()}
     if needs_teacher:
-        value_checks["teacher_logits contain non-finite values (nan or inf)"] = torch.isfinite(teacher_logits).all()
+        value_checks["teacher_logits contain non-finite values (nan or inf)"] = (
+            torch.isfinite(teacher_logits.detach()).all())
     if needs_labels:
         classes = student_logits.shape[1]
         value_checks[f"labels must lie in [0, {classes})"] = ((labels >= 0) & (labels < classes)).all()

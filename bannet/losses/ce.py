@@ -26,8 +26,9 @@ class WeightedCrossEntropy(Function):
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None, None]:
         """Return grad_output · w_s (q_s - onehot(y_s)) for the student logits; no gradient for y or w."""
         log_q, labels, weights = ctx.saved_tensors
-        residual = log_q.exp() - F.one_hot(labels, log_q.shape[1]).to(log_q.dtype)
-        return grad_output * weights.unsqueeze(1) * residual, None, None
+        residual = log_q.exp()
+        residual.scatter_add_(1, labels.unsqueeze(1), torch.full_like(log_q[:, :1], -1.0))  # q - onehot(y), in place
+        return residual.mul_(weights.unsqueeze(1)).mul_(grad_output), None, None
 
 
 def weighted_cross_entropy(student_logits: Tensor, labels: Tensor, weights: Tensor) -> Tensor:

@@ -29,7 +29,7 @@ class SoftTargetCrossEntropy(Function):
         """Return grad_output · T (q - p) / b for the student logits; no gradient for targets or T."""
         log_q, target_probs = ctx.saved_tensors
         scale = ctx.T / log_q.shape[0]
-        return grad_output * scale * (log_q.exp() - target_probs), None, None
+        return log_q.exp().sub_(target_probs).mul_(grad_output * scale), None, None
 
 
 def soft_target_cross_entropy(student_logits: Tensor, target_probs: Tensor, T: float = 1.0) -> Tensor:
