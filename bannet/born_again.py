@@ -2,8 +2,8 @@
 
 import time
 import zlib
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -15,21 +15,25 @@ from bannet.losses import build_loss
 from bannet.models import build, count_parameters
 from bannet.presets import GENERATION_LOSS, Preset
 from bannet.provenance import provenance
+from bannet.settings import data_root
 from bannet.train import EpochMetrics, TrainConfig, TrainResult, prepare_model, train_model
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model of a study: its name, architecture, loss, and the model that teaches it (None: labels only)."""
+    """One model of a study: its name, architecture, loss, the model that teaches it (None: labels only), and
+    whether it also distils its teacher's outputs on the unlabelled split."""
 
     name: str
     arch: str
     loss: str
     teacher: str | None = None
+    unlabelled: bool = False
 
 
 def study_plan(preset: Preset) -> list[ModelSpec]:
-    """Models in training order: teacher, the student architecture from labels when it differs, BAN-1..K, other students."""
+    """Models in training order: teacher, the student architecture from labels when it differs, BAN-1..K, other
+    students, and `ban-unsup` (BAN on the labelled and the unlabelled images) when the preset asks for it."""
     plan = [ModelSpec("teacher", preset.teacher_arch, "ce")]
     if preset.cross_architecture:
         plan.append(ModelSpec("label", preset.student_arch, "ce"))
@@ -38,34 +42,67 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
         plan.append(ModelSpec(f"ban-{k}", preset.student_arch, GENERATION_LOSS, previous))
         previous = f"ban-{k}"
     plan += [ModelSpec(loss, preset.student_arch, loss, "teacher") for loss in preset.students]
+    if preset.unlabelled:
+        plan.append(ModelSpec("ban-unsup", preset.student_arch, GENERATION_LOSS, "teacher", unlabelled=True))
     return plan
 
 
 @dataclass
 class StudyData:
-    """A study's two splits as uint8 images and int64 labels, with the data set's spec."""
+    """A study's two splits as uint8 images and int64 labels, with the data set's spec, and the unlabelled
+    images (no labels at all) when a model of the study learns from them."""
 
     spec: bdata.DatasetSpec
     train_images: torch.Tensor
     train_labels: torch.Tensor
     test_images: torch.Tensor
     test_labels: torch.Tensor
+    unlabelled_images: torch.Tensor | None = None
+
+
+def _kept(n: int, size: int | None) -> slice | torch.Tensor:
+    """The indices of a fixed random subset of n items (the same on every machine), or all when size is None."""
+    if size is None or size >= n:
+        return slice(None)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(0))[:size]
 
 
 def _subset(images: torch.Tensor, labels: torch.Tensor, size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """A fixed random subset (the same on every machine), or everything when size is None."""
-    if size is None or size >= len(labels):
-        return images, labels
-    keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:size]
+    """A fixed random subset of images and their labels, or everything when size is None."""
+    keep = _kept(len(labels), size)
     return images[keep], labels[keep]
 
 
+def _downscaled(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """uint8 images resized to size×size (bilinear with antialiasing) when larger; unchanged otherwise."""
+    if size is None or images.shape[-1] <= size:
+        return images
+    chunks = [nn.functional.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True)
+              for chunk in images.split(1024)]  # bounded float copies of the input
+    return torch.cat([chunk.round_().clamp_(0, 255).to(torch.uint8) for chunk in chunks])
+
+
+def _load_unlabelled(preset: Preset, root: str | Path | None, download: bool) -> torch.Tensor:
+    """The data set's unlabelled images (ImageWang's unsup/, whose labels are never read), capped at unlabelled_subset."""
+    if preset.dataset != "imagewang":
+        raise ValueError(f"preset {preset.name!r} asks for unlabelled images, but {preset.dataset} has no "
+                         "unlabelled split (only imagewang does: unsup/)")
+    folder = bdata.find_imagewang(data_root(root), download)
+    images, _ = bdata.load_imagewang_split(folder, "unsup", bdata.DATASETS["imagewang"].image_size)  # labels: None
+    return images[_kept(len(images), preset.unlabelled_subset)]
+
+
 def load_study_data(preset: Preset, root: str | Path | None = None, download: bool = True) -> StudyData:
-    """Load the preset's data set and apply its subset sizes."""
+    """Load the preset's data set, apply its subset sizes and its image-size cap, and the unlabelled split if used."""
     spec = bdata.DATASETS[preset.dataset]
-    train = _subset(*bdata.load_split(preset.dataset, True, root, download), preset.train_subset)
-    test = _subset(*bdata.load_split(preset.dataset, False, root, download), preset.test_subset)
-    return StudyData(spec, *train, *test)
+    unlabelled = _load_unlabelled(preset, root, download) if preset.unlabelled else None
+    train_images, train_labels = _subset(*bdata.load_split(preset.dataset, True, root, download), preset.train_subset)
+    test_images, test_labels = _subset(*bdata.load_split(preset.dataset, False, root, download), preset.test_subset)
+    size = preset.max_image_size
+    if size is not None and spec.image_size > size:
+        spec = replace(spec, image_size=size)
+    return StudyData(spec, _downscaled(train_images, size), train_labels, _downscaled(test_images, size), test_labels,
+                     None if unlabelled is None else _downscaled(unlabelled, size))
 
 
 def derived_seed(seed: int, model: str) -> int:
@@ -92,15 +129,32 @@ class StudyRunner:
         self.per_rank_batch = distributed.per_rank_batch(self.config.batch_size)
         self._train_on_device = data.train_images.to(device)
         self._test_on_device = data.test_images.to(device)
+        unlabelled = data.unlabelled_images
+        self._unlabelled_on_device = unlabelled.to(device) if unlabelled is not None else None
 
     def _loader(self, train: bool, seed: int) -> bdata.DeviceLoader:
         images, labels = ((self._train_on_device, self.data.train_labels) if train
                           else (self._test_on_device, self.data.test_labels))
+        return self._device_loader(images, labels.to(self.device), train, seed)
+
+    def _device_loader(self, images: torch.Tensor, labels: torch.Tensor, train: bool, seed: int) -> bdata.DeviceLoader:
         batch, rank, world = ((self.per_rank_batch, distributed.rank(), distributed.world_size()) if train
                               else (self.config.batch_size, 0, 1))  # rank 0 evaluates the whole test set
-        return bdata.DeviceLoader(images, labels.to(self.device), self.data.spec, batch, train, self.device,
+        return bdata.DeviceLoader(images, labels, self.data.spec, batch, train, self.device,
                                   generator=torch.Generator().manual_seed(seed), rank=rank, world_size=world,
                                   channels_last=self.device.type == "cuda" and self.config.channels_last)
+
+    def _unlabelled_batches(self, seed: int) -> Iterator[torch.Tensor]:
+        """Endless augmented batches of the unlabelled images (this rank's shard of a fresh permutation per pass)."""
+        images = self._unlabelled_on_device
+        if images is None:
+            raise ValueError(f"preset {self.preset.name!r} has a model that learns from unlabelled images, but the "
+                             "StudyData holds none (load it with load_study_data)")
+        placeholders = torch.full((len(images),), -1, dtype=torch.int64, device=self.device)  # never read
+        loader = self._device_loader(images, placeholders, True, seed)
+        if len(loader) == 0:
+            raise ValueError(f"{len(images)} unlabelled images are fewer than one batch of {self.config.batch_size}")
+        return _endless_images(loader)
 
     def _new_model(self, arch: str) -> nn.Module:
         return prepare_model(build(arch, self.data.spec.num_classes), self.device, self.config)
@@ -130,10 +184,11 @@ class StudyRunner:
         dkpp_seed = {"seed": distributed.rank_seed(model_seed)} if spec.loss == "dkpp" else {}  # own draws per rank
         loss_fn = build_loss(spec.loss, **dkpp_seed)
         callback = (lambda m: self.on_epoch(spec, m)) if self.on_epoch else None
+        unlabelled = self._unlabelled_batches(derived_seed(model_seed, "unlabelled")) if spec.unlabelled else None
         start = time.perf_counter()
         result = train_model(model, loss_fn, self._loader(True, model_seed), self._loader(False, model_seed),
                              self.config, self.device, teacher=teacher, progress=self.progress,
-                             desc=f"seed {seed} {spec.name}", on_epoch=callback)
+                             desc=f"seed {seed} {spec.name}", on_epoch=callback, unlabelled=unlabelled)
         wall = time.perf_counter() - start
         if distributed.is_main():
             self._save(seed, position, spec, model, result, wall, files)
@@ -148,7 +203,8 @@ class StudyRunner:
             "parallel": {"world_size": distributed.world_size(), "global_batch": self.config.batch_size,
                          "per_rank_batch": self.per_rank_batch, "lr": self.config.lr},
             "data": {"dataset": self.preset.dataset, "train_size": len(self.data.train_labels),
-                     "test_size": len(self.data.test_labels)},
+                     "test_size": len(self.data.test_labels), "image_size": self.data.spec.image_size,
+                     "unlabelled_size": len(self._unlabelled_on_device) if spec.unlabelled else 0},
             "num_params": count_parameters(model),
             "test_accuracy": result.test_accuracy, "test_error_pct": 100 * (1 - result.test_accuracy),
             "epochs": [asdict(m) for m in result.history],
@@ -156,6 +212,13 @@ class StudyRunner:
         }
         records.save_model(files, record, result.test_logits, result.test_labels, model.state_dict())
         self.log(f"seed {seed} {spec.name}: test error {record['test_error_pct']:.2f}% ({wall:.1f} s)")
+
+
+def _endless_images(loader: bdata.DeviceLoader) -> Iterator[torch.Tensor]:
+    """The loader's image batches, pass after pass (each a fresh permutation), without end; its labels are dropped."""
+    while True:
+        for x, _ in loader:
+            yield x
 
 
 def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device, data: StudyData | None = None,

@@ -8,7 +8,13 @@ GENERATION_LOSS = "ban"
 
 @dataclass(frozen=True)
 class Preset:
-    """One study: a label-trained teacher, born-again generations and students of the teacher."""
+    """One study: a label-trained teacher, born-again generations and students of the teacher.
+
+    unlabelled: add `ban-unsup`, a BAN student of the teacher that also distils the teacher's outputs on
+    the data set's unlabelled split (capped at unlabelled_subset images). max_image_size: images with a
+    larger side are downscaled to it when loaded. ensemble_of: k for the report's `ens{k}-<model>` rows
+    (the students and the label-trained control, each averaged over k consecutive seeds).
+    """
 
     name: str
     dataset: str
@@ -22,6 +28,10 @@ class Preset:
     lr: float = 0.1
     train_subset: int | None = None
     test_subset: int | None = None
+    unlabelled: bool = False
+    unlabelled_subset: int | None = None
+    max_image_size: int | None = None
+    ensemble_of: int | None = None
     paper: dict[str, float] = field(default_factory=dict)
     paper_source: str = ""
 
@@ -58,25 +68,28 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            generations=1, students=()),
     Preset("imagewang-densenet121-resnet18", "imagewang", "densenet121", "resnet18", epochs=20,
            description="ImageWang 128 px: DenseNet-121 teacher, ResNet-18 students",
-           generations=1, students=("cwtm", "dkpp"), batch_size=64),
+           generations=1, students=("cwtm", "dkpp"), batch_size=64, unlabelled=True, ensemble_of=4),
 ]}
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A way to shrink a preset: fewer images, fewer epochs, a small model of the same family."""
+    """A way to shrink a preset: fewer and smaller images, fewer epochs, a small model of the same family."""
 
     name: str
     epochs: int | None = None
     train_subset: int | None = None
     test_subset: int | None = None
+    unlabelled_subset: int | None = None
+    max_image_size: int | None = None
     batch_size: int | None = None
     shrink_arch: bool = False
 
 
 PROFILES: dict[str, Profile] = {
     "full": Profile("full"),
-    "smoke": Profile("smoke", epochs=1, train_subset=512, test_subset=256, batch_size=64, shrink_arch=True),
+    "smoke": Profile("smoke", epochs=1, train_subset=512, test_subset=256, unlabelled_subset=512, max_image_size=32,
+                     batch_size=64, shrink_arch=True),
 }
 
 _SMALL_SIBLING = [(re.compile(r"wrn-\d+-(\d+)"), r"wrn-10-\1"), (re.compile(r"densenet-\d+-\d+"), "densenet-22-4"),
@@ -98,9 +111,8 @@ def get_preset(name: str, profile: str = "full") -> Preset:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     preset, prof = PRESETS[name], PROFILES[profile]
-    changes: dict = {k: v for k, v in [("epochs", prof.epochs), ("train_subset", prof.train_subset),
-                                       ("test_subset", prof.test_subset), ("batch_size", prof.batch_size)]
-                     if v is not None}
+    shrunk = ("epochs", "train_subset", "test_subset", "unlabelled_subset", "max_image_size", "batch_size")
+    changes: dict = {k: getattr(prof, k) for k in shrunk if getattr(prof, k) is not None}
     if prof.shrink_arch:
         changes |= {"teacher_arch": small_sibling(preset.teacher_arch),
                     "student_arch": small_sibling(preset.student_arch)}

@@ -1,4 +1,4 @@
-"""Tables from stored logits: test error of every model, BANE-k and the independent-ensemble control, mean ± 95% CI."""
+"""Tables from stored logits: test error of every model, BANE-k and the seed ensembles, mean ± 95% CI."""
 
 import math
 import re
@@ -95,8 +95,25 @@ def _generations(study: Study) -> int:
     return max((int(n.split("-")[1]) for n in names if re.fullmatch(r"ban-\d+", n)), default=0)
 
 
+def _preset_setting(study: Study, key: str):
+    """A setting of the study's preset as its first record stored it (None when absent, e.g. an older record)."""
+    first_seed = study.models[study.seeds[0]]
+    return next(iter(first_seed.values())).record.get("preset", {}).get(key)
+
+
+def seed_ensemble_errors(study: Study, model: str, k: int) -> dict[int, float]:
+    """Error (%) per seed of the mean softmax of `model` from k consecutive seeds, cyclic over the seeds that have it."""
+    having = [s for s in study.seeds if model in study.models[s]]
+    if len(having) < k:
+        return {}
+    return {seed: error_pct(ensemble_probabilities([study.models[having[(i + j) % len(having)]][model].logits
+                                                    for j in range(k)]), study.models[seed][model].labels)
+            for i, seed in enumerate(having)}
+
+
 def seed_errors(study: Study) -> dict[str, dict[int, float]]:
-    """Test error (%) per row and seed: every model, BANE-k (BAN-1..k of the seed), Ens-k (k label-trained models of consecutive seeds)."""
+    """Test error (%) per row and seed: every model, BANE-k (BAN-1..k of the seed), Ens-k (k label-trained models of
+    consecutive seeds), and where the preset sets ensemble_of = k, ens{k}-<model> for its students and the control."""
     table: dict[str, dict[int, float]] = {}
     for name in study.model_names():
         table[name] = {s: error_pct(study.models[s][name].logits, study.models[s][name].labels)
@@ -107,16 +124,12 @@ def seed_errors(study: Study) -> dict[str, dict[int, float]]:
                                            study.models[s]["ban-1"].labels)
                               for s in study.seeds if all(m in study.models[s] for m in members)}
     control = _label_model(study)
-    with_control = [s for s in study.seeds if control in study.models[s]]
     for k in range(2, max(_generations(study), 1) + 1):
-        if len(with_control) < k:
-            break
-        table[f"ens-{k}"] = {}
-        for i, seed in enumerate(with_control):
-            members = [with_control[(i + j) % len(with_control)] for j in range(k)]
-            table[f"ens-{k}"][seed] = error_pct(
-                ensemble_probabilities([study.models[m][control].logits for m in members]),
-                study.models[seed][control].labels)
+        table[f"ens-{k}"] = seed_ensemble_errors(study, control, k)
+    k = _preset_setting(study, "ensemble_of")
+    if k is not None:
+        for model in [*(_preset_setting(study, "students") or ()), control]:
+            table[f"ens{k}-{model}"] = seed_ensemble_errors(study, model, k)
     return {name: errors for name, errors in table.items() if errors}
 
 

@@ -2,7 +2,7 @@
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
@@ -11,7 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bannet import distributed
-from bannet.losses import DistillationLoss, value_checks
+from bannet.losses import DistillationLoss, ban_loss, value_checks
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,13 @@ def _summed_over_ranks(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int)
 
 
 class TrainStep:
-    """One optimisation step: teacher forward without gradient, student forward, loss, backward, SGD update."""
+    """One optimisation step: teacher forward without gradient, student forward, loss, backward, SGD update.
+
+    With a batch x_u of unlabelled images beside the labelled batch (x, y), the step minimises
+    L = loss_fn(z, t, y) + L_ban(z_u, t_u): the BAN teacher loss on the teacher's outputs t_u for x_u
+    (their labels are never known). Student and teacher each see [x; x_u] in one forward pass, so
+    the student's BatchNorm statistics span both halves.
+    """
 
     def __init__(self, model: nn.Module, loss_fn: DistillationLoss, optimizer: torch.optim.Optimizer,
                  config: TrainConfig, device: torch.device, teacher: nn.Module | None = None) -> None:
@@ -152,27 +158,38 @@ class TrainStep:
         self.forward = torch.compile(parallel) if config.compile else parallel
         self.teacher_forward = torch.compile(teacher) if config.compile and teacher is not None else teacher
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Update the model on one batch; returns (detached loss, detached logits) without a host sync."""
+    def __call__(self, x: torch.Tensor, y: torch.Tensor,
+                 x_unlabelled: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Update the model on one batch (and an unlabelled one); returns (detached loss, detached logits of x)."""
+        if x_unlabelled is not None and self.teacher is None:
+            raise ValueError("unlabelled images are learnt from the teacher's outputs, but teacher=None")
+        inputs = x if x_unlabelled is None else torch.cat([x, x_unlabelled])
         with _autocast(self.device, self.config):
             teacher_logits = None
             if self.teacher is not None:
                 with torch.inference_mode():
-                    teacher_logits = self.teacher_forward(x).float()
+                    teacher_logits = self.teacher_forward(inputs).float()
                 teacher_logits = teacher_logits.clone()  # an ordinary tensor the loss may save for backward
-            logits = self.forward(x).float()
-        loss = self.loss_fn(logits, teacher_logits, y)
+            logits = self.forward(inputs).float()
+        n = x.shape[0]
+        loss = self.loss_fn(logits[:n], None if teacher_logits is None else teacher_logits[:n], y)
+        if x_unlabelled is not None:
+            loss = loss + ban_loss(logits[n:], teacher_logits[n:])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return loss.detach(), logits.detach()
+        return loss.detach(), logits[:n].detach()
 
 
 def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Iterable, test_loader: Iterable,
                 config: TrainConfig, device: torch.device, teacher: nn.Module | None = None,
                 progress: bool = True, desc: str = "train",
-                on_epoch: Callable[[EpochMetrics], None] | None = None) -> TrainResult:
+                on_epoch: Callable[[EpochMetrics], None] | None = None,
+                unlabelled: Iterator[torch.Tensor] | None = None) -> TrainResult:
     """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; metrics are read from the device once per epoch.
+
+    `unlabelled`, an endless iterator of image batches, adds L_ban(z_u, t_u) on the next of its batches
+    to every labelled step (see TrainStep); the labelled loader alone defines the epoch.
 
     Inside a torchrun process group the model trains data-parallel (DDP): each rank passes its shard
     loader, the epoch's loss and accuracy are summed over ranks, rank 0 alone evaluates the test set.
@@ -192,7 +209,7 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
         seen = 0
         with value_checks(device.type != "cuda"):  # on CUDA they would sync every step; the epoch loss is checked below
             for x, y in train_loader:
-                loss, logits = step(x, y)
+                loss, logits = step(x, y, None if unlabelled is None else next(unlabelled))
                 loss_sum += loss * y.numel()
                 correct += (logits.argmax(1) == y).sum()
                 seen += y.numel()

@@ -1,10 +1,12 @@
-"""Shared fixtures: the real data root (required under CI, skipped elsewhere) and a tiny learnable data set."""
+"""Shared fixtures: the real data root (required under CI, skipped elsewhere), a tiny learnable data set, a tiny ImageWang."""
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from bannet.born_again import StudyData
 from bannet.data import DATASETS
@@ -47,3 +49,30 @@ def tiny_mnist_like(train_size: int = 256, test_size: int = 128, seed: int = 0) 
 def tiny_data() -> StudyData:
     """A tiny synthetic MNIST-shaped study data set."""
     return tiny_mnist_like()
+
+
+def write_tiny_imagewang(root: Path, train_per_class: int = 6, val_per_class: int = 4, unsup: int = 12,
+                         classes: int = 4, seed: int = 0) -> Path:
+    """root/imagewang-128/: train/<wnid>/ of `classes` classes, val/ of the last half of them, unsup/ (no labels)."""
+    rng = np.random.default_rng(seed)
+    folder = root / "imagewang-128"
+    wnids = [f"n{index:08d}" for index in range(classes)]
+
+    def write(directory: Path, count: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            height, width = rng.choice([16, 20, 24], size=2)
+            Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(directory / f"{i}.JPEG")
+
+    for wnid in wnids:
+        write(folder / "train" / wnid, train_per_class)
+    for wnid in wnids[classes // 2:]:
+        write(folder / "val" / wnid, val_per_class)
+    write(folder / "unsup", unsup)
+    return root
+
+
+@pytest.fixture
+def tiny_imagewang(tmp_path) -> Path:
+    """A data root holding a tiny random ImageWang folder (24 train, 8 val, 12 unsup JPEGs of 16–24 px)."""
+    return write_tiny_imagewang(tmp_path / "data")

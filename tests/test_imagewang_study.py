@@ -1,0 +1,172 @@
+"""The ImageWang study: its plan, the unlabelled (unsup/) BAN student, the image-size cap and the ens4 rows."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bannet import born_again, records
+from bannet.born_again import StudyData, load_study_data, run_study, study_plan
+from bannet.data import imagewang_files, load_split
+from bannet.losses import ban_loss, build_loss
+from bannet.models import build
+from bannet.presets import PRESETS, get_preset
+from bannet.report import format_table, load_study, seed_errors, summarize
+from bannet.train import TrainConfig, TrainStep
+from conftest import tiny_mnist_like
+from test_distributed import _spawn as spawn
+
+CPU = torch.device("cpu")
+NAME = "imagewang-densenet121-resnet18"
+endless_images = born_again._endless_images
+TINY = replace(get_preset(NAME, "smoke"), teacher_arch="preresnet-14", student_arch="preresnet-8", max_image_size=16,
+               batch_size=8, train_subset=None, test_subset=None, unlabelled_subset=10)
+
+
+def test_plan_has_the_issue_rows():
+    plan = study_plan(get_preset(NAME))
+    assert [(s.name, s.arch, s.loss, s.teacher, s.unlabelled) for s in plan] == [
+        ("teacher", "densenet121", "ce", None, False), ("label", "resnet18", "ce", None, False),
+        ("ban-1", "resnet18", "ban", "teacher", False), ("cwtm", "resnet18", "cwtm", "teacher", False),
+        ("dkpp", "resnet18", "dkpp", "teacher", False), ("ban-unsup", "resnet18", "ban", "teacher", True)]
+    assert get_preset(NAME).ensemble_of == 4
+    assert all(not s.unlabelled for p in PRESETS.values() if p.name != NAME for s in study_plan(p))
+
+
+def test_smoke_profile_caps_image_size_and_unsup_only_where_it_shrinks():
+    smoke = get_preset(NAME, "smoke")
+    assert (smoke.max_image_size, smoke.unlabelled_subset) == (32, 512)
+    assert (get_preset(NAME).max_image_size, get_preset(NAME).unlabelled_subset) == (None, None)
+    for arch in (smoke.teacher_arch, smoke.student_arch):  # the ImageNet stems still fit 32-px images
+        assert build(arch, 20).eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 20)
+
+
+def test_load_study_data_downscales_and_reads_unsup_images_only(tiny_imagewang):
+    data = load_study_data(TINY, tiny_imagewang, download=False)
+    assert data.spec.image_size == 16 and data.spec.augment == "imagewang"
+    assert data.train_images.shape == (24, 3, 16, 16) and data.test_images.shape == (8, 3, 16, 16)
+    assert data.unlabelled_images.shape == (10, 3, 16, 16) and data.unlabelled_images.dtype == torch.uint8
+    assert imagewang_files(tiny_imagewang, "unsup")[1] is None  # unsup/ has no labels to read at all
+    full, _ = load_split("imagewang", False, tiny_imagewang, download=False)
+    means = data.test_images.float().mean((1, 2, 3)), full.float().mean((1, 2, 3))
+    torch.testing.assert_close(*means, atol=1.5, rtol=0)  # antialiased downscaling keeps each image's brightness
+    assert load_study_data(replace(TINY, max_image_size=None), tiny_imagewang, download=False).spec.image_size == 128
+
+
+def test_unlabelled_needs_a_data_set_with_an_unlabelled_split():
+    with pytest.raises(ValueError, match="no unlabelled split"):
+        load_study_data(replace(get_preset("mnist-mlp", "smoke"), unlabelled=True), download=False)
+
+
+def test_step_loss_is_ban_on_labelled_plus_ban_on_unlabelled():
+    torch.manual_seed(0)
+    student, teacher = nn.Linear(12, 5), nn.Linear(12, 5)
+    x, x_u, y = torch.randn(6, 12), torch.randn(6, 12), torch.randint(0, 5, (6,))
+    reference = nn.Linear(12, 5)
+    reference.load_state_dict(student.state_dict())
+    expected = ban_loss(reference(x), teacher(x).detach()) + ban_loss(reference(x_u), teacher(x_u).detach())
+    expected.backward()
+    optimizer = torch.optim.SGD(student.parameters(), lr=1.0)
+    step = TrainStep(student, build_loss("ban"), optimizer, TrainConfig(epochs=1), CPU, teacher)
+    loss, logits = step(x, y, x_u)
+    torch.testing.assert_close(loss, expected.detach())
+    assert not torch.allclose(loss, ban_loss(reference(x), teacher(x)).detach())  # the unlabelled term counts
+    assert logits.shape == (6, 5)
+    torch.testing.assert_close(student.weight, reference.weight - reference.weight.grad)  # its gradient too
+    with pytest.raises(ValueError, match="teacher=None"):
+        TrainStep(nn.Linear(12, 5), build_loss("ce"), optimizer, TrainConfig(epochs=1), CPU)(x, y, x_u)
+
+
+def test_ban_unsup_trains_on_cycled_unsup_batches_and_records_them(tiny_imagewang, tmp_path, monkeypatch):
+    drawn = []
+
+    def counted(loader):
+        for x in endless_images(loader):
+            drawn.append(x.shape)
+            yield x
+
+    monkeypatch.setattr(born_again, "_endless_images", counted)
+    data = load_study_data(TINY, tiny_imagewang, download=False)
+    run_study(TINY, [0], tmp_path, CPU, data=data, progress=False, log=lambda _: None)
+    # 24 labelled images make 3 steps of 8; 10 unsup images make 1 batch of 8 per pass: it cycled 3 times
+    assert drawn == [(8, 3, 16, 16)] * 3
+    for spec in study_plan(TINY):
+        record = records.load_record(records.model_files(tmp_path, 0, spec.name).record)
+        assert record["model"]["unlabelled"] == spec.unlabelled
+        assert record["data"]["unlabelled_size"] == (10 if spec.unlabelled else 0)
+        assert record["data"]["image_size"] == 16 and record["preset"]["ensemble_of"] == 4
+
+
+def _fake_study(folder, seeds, ensemble_of, rng, missing=()):
+    """A study folder of hand-made fp16-exact logits: 30 test examples, 20 classes, one file set per (seed, model)."""
+    labels = torch.from_numpy(rng.integers(0, 20, 30))
+    names = [s.name for s in study_plan(get_preset(NAME))]
+    logits = {}
+    for seed in seeds:
+        for position, name in enumerate(names):
+            if (seed, name) in missing:
+                continue
+            z = torch.from_numpy(rng.normal(size=(30, 20))).half().float()
+            logits[seed, name] = z.numpy()
+            record = {"study": NAME, "seed": seed, "model": {"name": name}, "position": position,
+                      "preset": {"ensemble_of": ensemble_of, "students": ["cwtm", "dkpp"]}}
+            records.save_model(records.model_files(folder, seed, name), record, z, labels, None)
+    return logits, labels.numpy()
+
+
+def _numpy_ensemble_error(members: list[np.ndarray], labels: np.ndarray) -> float:
+    probabilities = [np.exp(z - z.max(1, keepdims=True)) for z in members]
+    mean = np.mean([p / p.sum(1, keepdims=True) for p in probabilities], axis=0)
+    return 100.0 * float(np.mean(mean.argmax(1) != labels))
+
+
+def test_ensembles_of_four_average_the_right_models(tmp_path):
+    rng = np.random.default_rng(0)
+    seeds = [0, 1, 2, 3, 4]
+    logits, labels = _fake_study(tmp_path, seeds, 4, rng, missing={(4, "dkpp")})
+    table = seed_errors(load_study(tmp_path))
+    assert {"ens4-cwtm", "ens4-dkpp", "ens4-label"} <= set(table)
+    assert not any(row.startswith("ens-") or row in ("ens4-ban-1", "ens4-teacher", "ens4-ban-unsup") for row in table)
+    for model in ("cwtm", "label"):
+        assert table[f"ens4-{model}"] == pytest.approx({
+            seed: _numpy_ensemble_error([logits[seeds[(i + j) % 5], model] for j in range(4)], labels)
+            for i, seed in enumerate(seeds)})
+    all_four = _numpy_ensemble_error([logits[s, "dkpp"] for s in range(4)], labels)
+    assert table["ens4-dkpp"] == pytest.approx({s: all_four for s in range(4)})  # seed 4 has no dkpp
+    assert len(set(table["ens4-cwtm"].values()) | {table["cwtm"][0]}) > 1  # not a copy of one model's error
+    assert "| ens4-label | 5 |" in format_table(summarize(load_study(tmp_path)))
+
+
+@pytest.mark.parametrize("seeds, ensemble_of", [([0, 1, 2], 4), ([0, 1, 2, 3], None)])
+def test_no_ensembles_of_four_without_four_seeds_or_the_setting(tmp_path, seeds, ensemble_of):
+    _fake_study(tmp_path, seeds, ensemble_of, np.random.default_rng(1))
+    assert not any(row.startswith("ens") for row in seed_errors(load_study(tmp_path)))
+
+
+UNLABELLED_MLP = replace(get_preset("mnist-mlp", "smoke"), epochs=2, batch_size=64, generations=0, students=(),
+                         unlabelled=True)
+
+
+def _mlp_data_with_unlabelled_images() -> StudyData:
+    return replace(tiny_mnist_like(), unlabelled_images=tiny_mnist_like(seed=1).train_images[:200])
+
+
+def _train_unlabelled_study(device: torch.device, out: Path) -> None:
+    run_study(UNLABELLED_MLP, [0], out, device, data=_mlp_data_with_unlabelled_images(), progress=False,
+              log=lambda _: None)
+
+
+def test_two_ranks_learn_from_their_unsup_shards_like_one_process(tmp_path):
+    """MLP (no BatchNorm): 2 gloo ranks × (32 labelled + 32 unsup) give one process's ban-unsup on 64 + 64."""
+    single, parallel = tmp_path / "single", tmp_path / "ddp"
+    _train_unlabelled_study(CPU, single)
+    spawn(_train_unlabelled_study, parallel)
+    expected = records.load_checkpoint(records.model_files(single, 0, "ban-unsup"))
+    got = records.load_checkpoint(records.model_files(parallel, 0, "ban-unsup"))
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-5, msg=key)
+    record = records.load_record(records.model_files(parallel, 0, "ban-unsup").record)
+    assert record["parallel"]["world_size"] == 2 and record["data"]["unlabelled_size"] == 200
