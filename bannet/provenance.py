@@ -25,7 +25,8 @@ def device_name(device: torch.device) -> str:
     """A human-readable device name: the GPU's name on CUDA, the processor otherwise."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
 
 
 def provenance(device: torch.device, wall_time_s: float) -> dict:

@@ -1,0 +1,94 @@
+"""Figures of a study: learning curves, paired differences to the teacher, and the teacher's confidence."""
+
+import math
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from bannet.report import Row, Study
+from bannet.stats import mean_ci
+
+DPI = 90
+
+
+def _figure(width: float = 6.4, height: float = 3.6) -> tuple[Figure, Axes]:
+    """A standalone figure (no pyplot state, so a notebook shows it once) with one axes."""
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _mean_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of a seeds × epochs array: mean and 95% CI half-width (NaN with one seed)."""
+    pairs = [mean_ci(list(column)) for column in values.T]
+    return np.array([m for m, _ in pairs]), np.array([c for _, c in pairs])
+
+
+def learning_curves(study: Study, models: list[str] | None = None) -> Figure:
+    """Test error (%) against epoch, one line per model: the mean over seeds, shaded ± its 95% CI."""
+    names = models or study.model_names()
+    unknown = [n for n in names if n not in study.model_names()]
+    if unknown:
+        raise ValueError(f"models {unknown} are not in the study; it has {study.model_names()}")
+    figure, ax = _figure()
+    for name in names:
+        curves = [[100 * (1 - e["test_acc"]) for e in study.record(s, name)["epochs"]]
+                  for s in study.seeds if name in study.models[s]]
+        length = min(len(c) for c in curves)
+        mean, ci = _mean_band(np.array([c[:length] for c in curves]))
+        epochs = np.arange(1, length + 1)
+        (line,) = ax.plot(epochs, mean, marker="o", markersize=3, label=f"{name} ({len(curves)} seeds)")
+        if not np.isnan(ci).all():
+            ax.fill_between(epochs, mean - ci, mean + ci, color=line.get_color(), alpha=0.15, linewidth=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test error (%)")
+    ax.set_title("Learning curves: mean over seeds, band = 95% CI")
+    ax.legend(fontsize="small", ncols=2)
+    return figure
+
+
+def paired_differences(rows: list[Row], baseline: str = "teacher") -> Figure:
+    """Per seed, row error − baseline error of the same seed (dots), with the mean ± 95% CI (bar); 0 = no change."""
+    by_name = {row.name: row for row in rows}
+    if baseline not in by_name:
+        raise ValueError(f"baseline {baseline!r} is not among the rows {list(by_name)}")
+    reference = by_name[baseline].errors
+    shown = [row for row in rows if row.name != baseline and not math.isnan(row.diff_mean)]
+    figure, ax = _figure(max(4.0, 0.7 * len(shown) + 1.5), 3.6)
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    for x, row in enumerate(shown):
+        diffs = [row.errors[s] - reference[s] for s in row.errors if s in reference]
+        ax.scatter(np.full(len(diffs), x) + np.linspace(-0.12, 0.12, len(diffs)), diffs, s=14, color="tab:gray",
+                   zorder=2)
+        ci = 0.0 if math.isnan(row.diff_ci) else row.diff_ci
+        ax.errorbar(x, row.diff_mean, yerr=ci, fmt="D", color="tab:red", capsize=4, zorder=3)
+    ax.set_xticks(range(len(shown)), [row.name for row in shown], rotation=45, ha="right")
+    ax.set_ylabel(f"error − {baseline} error (points)")
+    ax.set_title(f"Paired differences to the {baseline}: seeds (dots), mean ± 95% CI")
+    return figure
+
+
+def teacher_confidence(study: Study, model: str = "teacher", bins: int = 20) -> Figure:
+    """Histogram of max softmax on the test set, all seeds pooled, split into correct and wrong predictions."""
+    if model not in study.model_names():
+        raise ValueError(f"model {model!r} is not in the study; it has {study.model_names()}")
+    confidence, correct = [], []
+    for seed in study.seeds:
+        if model in study.models[seed]:
+            entry = study.models[seed][model]
+            top, predicted = entry.logits.float().softmax(1).max(1)
+            confidence.append(top.numpy())
+            correct.append((predicted == entry.labels).numpy())
+    confidence, correct = np.concatenate(confidence), np.concatenate(correct)
+    figure, ax = _figure()
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ax.hist(confidence[correct], bins=edges, alpha=0.7, label=f"correct ({correct.sum()})")
+    ax.hist(confidence[~correct], bins=edges, alpha=0.7, label=f"wrong ({(~correct).sum()})")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"{model}'s max softmax probability")
+    ax.set_ylabel("test images (log scale)")
+    ax.set_title(f"How sure the {model} is: {len(study.seeds)} seeds pooled")
+    ax.legend(fontsize="small")
+    return figure

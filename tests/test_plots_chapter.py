@@ -1,0 +1,163 @@
+"""The chapters' shared logic and figures on a tiny synthetic study: statements, tables, provenance, plots."""
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+from matplotlib.collections import PolyCollection
+
+from bannet import chapter, plots
+from bannet.born_again import run_study, study_plan
+from bannet.presets import get_preset
+from bannet.report import Row, load_study, summarize
+
+TINY = replace(get_preset("mnist-mlp", "smoke"), epochs=2, batch_size=64, generations=2, students=("cwtm",))
+SEEDS = [0, 1]
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """A two-seed, two-epoch study (teacher, BAN-1, BAN-2, CWTM) on the synthetic data set, trained once."""
+    from conftest import tiny_mnist_like
+
+    out = tmp_path_factory.mktemp("study")
+    run_study(TINY, SEEDS, out, torch.device("cpu"), data=tiny_mnist_like(), profile="smoke", progress=False,
+              log=lambda _: None)
+    return load_study(out)
+
+
+def _row(name: str, diff_mean: float, diff_ci: float, n: int = 5) -> Row:
+    return Row(name, {s: 1.0 for s in range(n)}, 1.0, 0.1, diff_mean, diff_ci)
+
+
+@pytest.mark.parametrize(("diff_mean", "diff_ci", "expected"), [
+    (-0.5, 0.3, "better"), (0.5, 0.3, "worse"), (-0.2, 0.3, "no difference"), (0.2, 0.3, "no difference"),
+    (-0.3, 0.3, "no difference"), (0.1, math.nan, "one seed")])
+def test_verdict_follows_the_confidence_interval(diff_mean, diff_ci, expected):
+    assert chapter.verdict(_row("ban-1", diff_mean, diff_ci)) == expected
+
+
+def test_verdict_refuses_a_row_without_a_paired_difference():
+    with pytest.raises(ValueError, match="no paired difference"):
+        chapter.verdict(_row("teacher", math.nan, math.nan))
+
+
+def test_plain_statement_says_which_students_beat_the_teacher():
+    rows = [_row("teacher", math.nan, math.nan), _row("ban-1", -0.5, 0.3), _row("cwtm", 0.6, 0.2),
+            _row("dkpp", -0.1, 0.4), _row("ban-2", 0.3, math.nan, n=1)]
+    lines = chapter.plain_statement(rows).splitlines()
+    assert len(lines) == 4 and not any("**teacher**" in line for line in lines)
+    assert lines[0].startswith("- **ban-1** beats the teacher") and "95% CI -0.80 to -0.20" in lines[0]
+    assert lines[1].startswith("- **cwtm** is worse than the teacher") and "+0.40 to +0.80" in lines[1]
+    assert lines[2].startswith("- **dkpp** shows no significant difference at 95%") and "includes 0" in lines[2]
+    assert "single seed" in lines[3] and "no conclusion" in lines[3]
+
+
+def test_plain_statement_names_the_label_baseline():
+    text = chapter.plain_statement([_row("label", math.nan, math.nan), _row("ban-1", -1.0, 0.5)], baseline="label")
+    assert "beats the student architecture trained from labels" in text
+
+
+def test_missing_study_is_explained_with_the_exact_command(tmp_path, capsys):
+    assert chapter.load_or_explain("cifar10-wrn-28-1", tmp_path) is None
+    said = capsys.readouterr().out
+    assert "No recorded run of cifar10-wrn-28-1 yet" in said
+    assert "python -m bannet run cifar10-wrn-28-1 --seeds 0 1 2 --out results/cifar10-wrn-28-1" in said
+    with pytest.raises(ValueError, match="unknown preset"):
+        chapter.load_or_explain("no-such-preset", tmp_path)
+
+
+def test_open_study_without_record_or_smoke_seeds_is_none(tmp_path, capsys):
+    assert chapter.open_study("mnist-mlp", train=False, profile="full", results_dir=tmp_path) is None
+    assert chapter.open_study("mnist-mlp", train=False, profile="smoke", results_dir=tmp_path) is None
+    with pytest.raises(ValueError, match="unknown profile"):
+        chapter.open_study("mnist-mlp", train=False, profile="huge", results_dir=tmp_path)
+
+
+def test_smoke_study_without_data_says_so(tmp_path, capsys):
+    assert chapter.smoke_study("mnist-mlp", [0], root=tmp_path) is None
+    assert "Smoke run of mnist-mlp skipped" in capsys.readouterr().out
+
+
+def test_recorded_study_is_found_by_preset_name(tiny_study, tmp_path):
+    (tmp_path / "mnist-mlp").symlink_to(tiny_study.path)
+    found = chapter.find_study("mnist-mlp", tmp_path)
+    assert found is not None and found.seeds == SEEDS
+
+
+def test_overview_shows_a_recorded_study_or_one_line(tiny_study, tmp_path):
+    assert chapter.overview("cifar10-wrn-28-1", tmp_path) == (
+        "**cifar10-wrn-28-1**: no recorded study yet; "
+        "`python -m bannet run cifar10-wrn-28-1 --seeds 0 1 2 --out results/cifar10-wrn-28-1` records one.")
+    (tmp_path / "mnist-mlp").symlink_to(tiny_study.path)
+    shown = chapter.overview("mnist-mlp", tmp_path)
+    assert "Provenance: 8 trained models" in shown and "| ban-1 | 2 |" in shown and "Δ vs teacher" in shown
+    assert chapter.baseline_for("cifar100-wrn-28-2-to-densenet-112-33") == "label"
+
+
+def test_paper_vs_ours_puts_the_paper_column_beside_our_rows(tiny_study):
+    table = chapter.paper_vs_ours(tiny_study, "cifar100-densenet-112-33")
+    teacher = next(line for line in table.splitlines() if line.startswith("| teacher |"))
+    assert teacher.endswith("| 18.25 |") and "| 2 |" in teacher
+    assert "Paper column: Furlanello et al. 2018, Table 2" in table
+    assert "No paper figures are quoted" in chapter.paper_vs_ours(tiny_study)
+    assert chapter.paper_table("mnist-mlp") == "No paper figures are quoted for `mnist-mlp`."
+    assert chapter.paper_table("cifar10-wrn-28-2").splitlines()[2:4] == ["| teacher | 5.06 |", "| ban-1 | 4.86 |"]
+
+
+def test_heading_and_schedule_come_from_the_records(tiny_study):
+    assert chapter.heading(tiny_study).startswith("**Smoke run of `mnist-mlp`: not a result.**")
+    assert "256 training and 128 test images" in chapter.heading(tiny_study)
+    assert chapter.schedule(tiny_study).startswith("2 epochs per model, batches of 64")
+    assert chapter.schedule(tiny_study).endswith("learning rate by epoch: 0.1, 0.02.")
+
+
+def test_provenance_lists_every_model(tiny_study):
+    lines = chapter.provenance_table(tiny_study).splitlines()[2:]
+    assert [line.split(" | ")[0] for line in lines] == [f"| {spec.name}" for spec in study_plan(TINY)]
+    assert all(line.split(" | ")[1:3] == ["2", "2"] for line in lines)
+    assert chapter.provenance_summary(tiny_study).startswith(f"{2 * len(study_plan(TINY))} trained models")
+
+
+def test_default_seeds_cover_the_seed_ensembles():
+    assert chapter.default_seeds("cifar10-wrn-28-1") == (0, 1, 2)
+    k = get_preset("imagewang-densenet121-resnet18").ensemble_of or 0
+    assert len(chapter.default_seeds("imagewang-densenet121-resnet18")) == max(3, k)
+    assert chapter.run_command("mnist-mlp", range(5)).startswith("python -m bannet run mnist-mlp --seeds 0 1 2 3 4 ")
+
+
+def test_scale_counts_trainings_and_epochs():
+    assert "7 models per seed" in chapter.scale("cifar10-wrn-28-1")
+    assert "21 trainings, 4,200 epochs" in chapter.scale("cifar10-wrn-28-1")
+
+
+def test_learning_curves_draw_one_line_and_band_per_model(tiny_study):
+    figure = plots.learning_curves(tiny_study)
+    (ax,) = figure.axes
+    assert len(ax.lines) == len(tiny_study.model_names())
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == len(tiny_study.model_names())
+    assert all(len(line.get_xdata()) == 2 for line in ax.lines)
+    with pytest.raises(ValueError, match="not in the study"):
+        plots.learning_curves(tiny_study, ["ban-9"])
+
+
+def test_paired_differences_show_each_row_against_the_teacher(tiny_study):
+    rows = summarize(tiny_study)
+    figure = plots.paired_differences(rows)
+    (ax,) = figure.axes
+    compared = [r for r in rows if r.name != "teacher"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [r.name for r in compared]
+    dots = [c for c in ax.collections if c.get_offsets().shape[0] == len(SEEDS)]
+    assert len(dots) == len(compared)
+    first = compared[0]
+    assert sorted(dots[0].get_offsets()[:, 1]) == pytest.approx(
+        sorted(first.errors[s] - rows[0].errors[s] for s in SEEDS))
+
+
+def test_teacher_confidence_splits_correct_and_wrong(tiny_study):
+    figure = plots.teacher_confidence(tiny_study)
+    (ax,) = figure.axes
+    assert len(ax.containers) == 2
+    counted = sum(bar.get_height() for container in ax.containers for bar in container)
+    assert counted == len(SEEDS) * 128
