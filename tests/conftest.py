@@ -1,7 +1,9 @@
 """Shared fixtures: the real data root (required under CI, skipped elsewhere), a tiny learnable data set, a tiny ImageWang."""
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -23,6 +25,15 @@ def real_data_root(name: str) -> Path:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def load_script(relative_path: str) -> ModuleType:
+    """A script of the repository (e.g. "benchmarks/train_throughput.py") imported as a module."""
+    path = Path(__file__).resolve().parents[1] / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """Tests for bannet.data: the fast device path against torchvision, sharding, ImageWang labels, staging."""
 
 import dataclasses
-import importlib.util
-import os
 import random
 from pathlib import Path
 
@@ -17,20 +15,10 @@ from bannet.data import (DATASETS, DeviceLoader, ImageWangFolder, ResizedCropFli
                          imagewang_files, load_imagewang_split, load_split, torchvision_dataset,
                          torchvision_loader)
 
+from conftest import load_script, real_data_root
 CIFAR = DATASETS["cifar10"]
-REAL_FOLDERS = {"mnist": "MNIST", "cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 NETTE = ["n01440764", "n02102040", "n02979186"]
 WOOF = ["n02086240", "n02087394"]
-
-
-def real_data_root(name: str) -> Path:
-    """$BANNET_DATA when it holds the set `name`; skips the test otherwise."""
-    root = os.environ.get("BANNET_DATA")
-    if not root:
-        pytest.skip("BANNET_DATA is not set")
-    if not (Path(root) / REAL_FOLDERS[name]).is_dir():
-        pytest.skip(f"{name} is not prepared under BANNET_DATA={root}")
-    return Path(root)
 
 
 def synthetic_images(n: int, size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -286,17 +274,8 @@ def test_broken_imagewang_folders_raise_clear_errors(imagewang_root, tmp_path):
 
 # ---- staging ImageWang for the GPU machine ---------------------------------------------------------
 
-def load_stage_script():
-    """scripts/stage_imagewang.py as a module."""
-    path = Path(__file__).resolve().parents[1] / "scripts" / "stage_imagewang.py"
-    spec = importlib.util.spec_from_file_location("stage_imagewang", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_stage_and_unstage_round_trip(imagewang_root, tmp_path):
-    script = load_stage_script()
+    script = load_script("scripts/stage_imagewang.py")
     source = imagewang_root / "imagewang-128"
     staged, restored = tmp_path / "staged", tmp_path / "restored"
     piece_mib = 24 / 1024

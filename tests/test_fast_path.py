@@ -6,9 +6,6 @@ tests/test_data.py.
 """
 
 import copy
-import importlib.util
-import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,29 +15,13 @@ from bannet.data import DATASETS, DeviceLoader, load_split, spec_transform, torc
 from bannet.losses import build_loss, names
 from bannet.models import build
 from bannet.train import TrainConfig, TrainStep, make_optimizer
+from conftest import load_script, real_data_root
 
 CIFAR = DATASETS["cifar10"]
 BATCH = 32
 
 
-def load_benchmark():
-    """benchmarks/train_throughput.py as a module."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
-    spec = importlib.util.spec_from_file_location("train_throughput", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_benchmark()
-
-
-def cifar10_root() -> Path:
-    """$BANNET_DATA when it holds CIFAR-10; skips the test otherwise."""
-    root = os.environ.get("BANNET_DATA")
-    if not root or not (Path(root) / "cifar-10-batches-py").is_dir():
-        pytest.skip(f"CIFAR-10 is not prepared under BANNET_DATA={root!r}")
-    return Path(root)
+bench = load_script("benchmarks/train_throughput.py")
 
 
 def synthetic_split(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,7 +35,7 @@ def synthetic_split(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 def batches(request) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """The first evaluation batch through the plain torchvision path and through DeviceLoader: (plain, fast)."""
     if request.param == "cifar10":
-        root = cifar10_root()
+        root = real_data_root("cifar10")
         images, labels = load_split("cifar10", train=False, root=root, download=False)
         plain = torchvision_loader("cifar10", train=False, batch_size=BATCH, root=root)
     else:
