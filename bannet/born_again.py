@@ -1,5 +1,6 @@
 """The born-again sequence: a teacher from labels, then generations BAN-1..K each taught by the previous one."""
 
+import json
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -29,6 +30,9 @@ class ModelSpec:
     loss: str
     teacher: str | None = None
     unlabelled: bool = False
+
+
+_STUDY_SHAPE_FIELDS = {"description", "generations", "students", "ensemble_of", "paper", "paper_source"}
 
 
 def study_plan(preset: Preset) -> list[ModelSpec]:
@@ -172,10 +176,24 @@ class StudyRunner:
         for position, spec in enumerate(plan):
             files = records.model_files(self.out, seed, spec.name)
             if distributed.from_main(lambda: records.is_finished(files)):
+                distributed.from_main(lambda: self._check_same_settings(files))
                 self.log(f"seed {seed} {spec.name}: recorded, skipped")
                 continue
             teacher = self._load_model(seed, by_name[spec.teacher]) if spec.teacher else None
             self._train_one(seed, position, spec, teacher, files)
+
+    def _check_same_settings(self, files: records.ModelFiles) -> None:
+        """Refuse to resume over a record trained with other settings: the profile, or a preset field that shapes
+        training (fields that only add models or describe the study, such as generations, may change)."""
+        recorded = records.load_record(files.record)
+        ours = json.loads(json.dumps(asdict(self.preset)))
+        theirs = recorded.get("preset", {})
+        differ = sorted(k for k in ours.keys() & theirs.keys() - _STUDY_SHAPE_FIELDS if ours[k] != theirs[k])
+        if recorded.get("profile") != self.profile:
+            differ.insert(0, "profile")
+        if differ:
+            raise ValueError(f"{files.record} was recorded with other settings ({', '.join(differ)}) than "
+                             f"{self.preset.name} [{self.profile}]: use another --out, or delete it to retrain")
 
     def _train_one(self, seed: int, position: int, spec: ModelSpec, teacher: nn.Module | None, files: records.ModelFiles) -> None:
         model_seed = derived_seed(seed, spec.name)

@@ -89,15 +89,9 @@ def open_study(preset_name: str, train: bool, profile: str = "full", device: tor
     return study
 
 
-def _first_record(study: Study) -> dict:
-    """The record of the first model of the first seed (the teacher): what every model of the study shares."""
-    first_seed = study.models[study.seeds[0]]
-    return min(first_seed.values(), key=lambda m: m.record["position"]).record
-
-
 def heading(study: Study) -> str:
     """A Markdown line saying what the study is: a recorded result, or a smoke run that is not a result."""
-    record = _first_record(study)
+    record = study.first_record()
     preset, n = record["preset"], len(study.seeds)
     seeds = f"{n} seed{'' if n == 1 else 's'} ({', '.join(map(str, study.seeds))})"
     epochs = f"{preset['epochs']} epoch{'' if preset['epochs'] == 1 else 's'}"
@@ -112,7 +106,7 @@ def heading(study: Study) -> str:
 
 def schedule(study: Study) -> str:
     """The training recipe as recorded: epochs, batch, optimiser and the learning rate of every epoch."""
-    record = _first_record(study)
+    record = study.first_record()
     train = record["train"]
     rates = ", ".join(f"{e['lr']:g}" for e in record["epochs"])
     n = len(record["epochs"])
@@ -123,7 +117,7 @@ def schedule(study: Study) -> str:
 
 def paper_vs_ours(study: Study, preset: Preset | str | None = None, baseline: str = "teacher") -> str:
     """Markdown: our rows (test error %, mean ± 95% CI over seeds, paired difference) beside the paper's column."""
-    preset = preset or _first_record(study)["study"]
+    preset = preset or study.first_record()["study"]
     preset = get_preset(preset) if isinstance(preset, str) else preset
     table = format_table(summarize(study, baseline=baseline), preset.paper, baseline)
     source = f"Paper column: {preset.paper_source}." if preset.paper else "No paper figures are quoted for this preset."
@@ -154,7 +148,7 @@ def recipe(preset_name: str) -> str:
     """The training recipe a full run of the preset uses: optimiser, batch and the learning-rate steps."""
     preset = get_preset(preset_name)
     config = TrainConfig(epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr)
-    drops = sorted({math.ceil(m * config.epochs) for m in config.milestones})
+    drops = sorted(set(config.drop_epochs))
     return (f"{config.epochs} epochs of SGD (momentum {config.momentum:g}{', Nesterov' if config.nesterov else ''}, "
             f"weight decay {config.weight_decay:g}, batches of {config.batch_size}); learning rate {config.lr:g}, "
             f"multiplied by {config.gamma:g} after epochs {', '.join(map(str, drops))}.")
@@ -206,7 +200,7 @@ def provenance_summary(study: Study) -> str:
 
 def baseline_for(preset_name: str) -> str:
     """The row paired differences are taken against: 'label' in cross-architecture studies, else 'teacher'."""
-    return "label" if get_preset(preset_name).cross_architecture else "teacher"
+    return get_preset(preset_name).control_model
 
 
 def overview(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> str:
@@ -231,6 +225,11 @@ def verdict(row: Row) -> str:
     return "no difference"
 
 
+def _signed(value: float) -> str:
+    """A signed two-decimal number in which a value that rounds to zero reads +0.00, never -0.00."""
+    return f"{0.0 if round(value, 2) == 0 else value:+.2f}"
+
+
 def plain_statement(rows: list[Row], baseline: str = "teacher") -> str:
     """One Markdown bullet per row with a paired difference: beats / worse than / no significant difference at 95%."""
     other = BASELINE_WORDS.get(baseline, f"`{baseline}`")
@@ -243,8 +242,8 @@ def plain_statement(rows: list[Row], baseline: str = "teacher") -> str:
             lines.append(f"- **{row.name}**: {row.diff_mean:+.2f} points against {other} from a single seed; "
                          f"no confidence interval, so no conclusion.")
             continue
-        interval = (f"paired difference {row.diff_mean:+.2f} points, 95% CI {row.diff_mean - row.diff_ci:+.2f} to "
-                    f"{row.diff_mean + row.diff_ci:+.2f}, {row.n} seeds")
+        interval = (f"paired difference {_signed(row.diff_mean)} points, 95% CI {_signed(row.diff_mean - row.diff_ci)} "
+                    f"to {_signed(row.diff_mean + row.diff_ci)}, {row.diff_n} paired seeds")
         words = {"better": f"beats {other}: lower error, and the 95% CI excludes 0",
                  "worse": f"is worse than {other}: higher error, and the 95% CI excludes 0",
                  "no difference": f"shows no significant difference at 95% from {other}: the CI includes 0"}

@@ -52,6 +52,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_here(args, preset, out, _device(args.device))
 
 
+def _study_table(out: Path, preset: Preset, profile: str) -> str:
+    """The study's table against its control model; the paper's column only beside full-profile runs."""
+    rows = summarize(load_study(out), baseline=preset.control_model)
+    return format_table(rows, preset.paper if profile == "full" else {}, preset.control_model)
+
+
 def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch.device) -> int:
     """Run the study in this process (one rank of several under torchrun); rank 0 alone prints and reads records."""
     world = distributed.world_size()
@@ -62,7 +68,7 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
     run_study(preset, args.seeds, out, device, root=args.data, profile=args.profile, progress=not args.no_progress,
               compile=args.compile)
     if distributed.is_main():
-        print(format_table(summarize(load_study(out)), preset.paper))
+        print(_study_table(out, preset, args.profile))
     return 0
 
 
@@ -107,15 +113,16 @@ def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, 
     if failures:
         print("\n".join(failures), file=sys.stderr)
         return 1
-    print(format_table(summarize(load_study(out)), preset.paper))
+    print(_study_table(out, preset, args.profile))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Print the table of a recorded study."""
     study = load_study(args.dir)
-    name = next(iter(next(iter(study.models.values())).values())).record["study"]
-    paper = PRESETS[name].paper if name in PRESETS else {}
+    record = study.first_record()
+    name = record["study"]
+    paper = PRESETS[name].paper if name in PRESETS and record["profile"] == "full" else {}
     print(f"{name}: {len(study.seeds)} seeds ({', '.join(map(str, study.seeds))}); test error %, mean ± 95% CI")
     print(format_table(summarize(study, baseline=args.baseline), paper, args.baseline))
     if paper:

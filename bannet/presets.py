@@ -40,6 +40,11 @@ class Preset:
         """True when the students differ in architecture from the teacher."""
         return self.teacher_arch != self.student_arch
 
+    @property
+    def control_model(self) -> str:
+        """The label-trained model of the students' architecture, the baseline of paired differences."""
+        return "label" if self.cross_architecture else "teacher"
+
 
 _TABLE1 = "Furlanello et al. 2018, Table 1 (CIFAR-10 test error %, single runs)"
 _TABLE2 = "Furlanello et al. 2018, Table 2 (CIFAR-100 test error %, DenseNet-112-33, single runs)"

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 
 
-def git_commit(repo: Path | None = None) -> str:
+def git_commit() -> str:
     """The current git commit of the bannet checkout (suffixed '-dirty' with uncommitted changes), or 'unknown'."""
-    where = repo or Path(__file__).resolve().parent.parent
+    where = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
                                 text=True, check=True, timeout=10).stdout.strip()

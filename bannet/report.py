@@ -41,6 +41,10 @@ class Study:
             names += [m.record["model"]["name"] for m in ordered if m.record["model"]["name"] not in names]
         return names
 
+    def first_record(self) -> dict:
+        """The record of the first model (by plan position) of the first seed: what every model of the study shares."""
+        return min(self.models[self.seeds[0]].values(), key=lambda m: m.record["position"]).record
+
     def record(self, seed: int, name: str) -> dict:
         """One model's JSON record."""
         return self.models[seed][name].record
@@ -78,6 +82,7 @@ class Row:
     ci: float
     diff_mean: float = math.nan
     diff_ci: float = math.nan
+    diff_n: int = 0
 
     @property
     def n(self) -> int:
@@ -91,24 +96,28 @@ def _label_model(study: Study) -> str:
 
 
 def _generations(study: Study) -> int:
+    """K, the number of born-again generations recorded."""
     names = study.model_names()
     return max((int(n.split("-")[1]) for n in names if re.fullmatch(r"ban-\d+", n)), default=0)
 
 
-def _preset_setting(study: Study, key: str):
+def _preset_setting(study: Study, key: str) -> object:
     """A setting of the study's preset as its first record stored it (None when absent, e.g. an older record)."""
-    first_seed = study.models[study.seeds[0]]
-    return next(iter(first_seed.values())).record.get("preset", {}).get(key)
+    return study.first_record().get("preset", {}).get(key)
 
 
 def seed_ensemble_errors(study: Study, model: str, k: int) -> dict[int, float]:
-    """Error (%) per seed of the mean softmax of `model` from k consecutive seeds, cyclic over the seeds that have it."""
+    """Error (%) of the mean softmax of `model` over disjoint groups of k consecutive seeds, keyed by each group's first seed.
+
+    Disjoint groups share no member, so their errors are independent samples and their interval is
+    honest; overlapping (cyclic) windows would reuse each model k times and narrow it spuriously.
+    Seeds left over after the last full group are not used.
+    """
     having = [s for s in study.seeds if model in study.models[s]]
-    if len(having) < k:
-        return {}
-    return {seed: error_pct(ensemble_probabilities([study.models[having[(i + j) % len(having)]][model].logits
-                                                    for j in range(k)]), study.models[seed][model].labels)
-            for i, seed in enumerate(having)}
+    groups = [having[i:i + k] for i in range(0, len(having) - k + 1, k)]
+    return {group[0]: error_pct(ensemble_probabilities([study.models[s][model].logits for s in group]),
+                                study.models[group[0]][model].labels)
+            for group in groups}
 
 
 def seed_errors(study: Study) -> dict[str, dict[int, float]]:
@@ -143,7 +152,7 @@ def summarize(study: Study, baseline: str = "teacher", confidence: float = 0.95)
         mean, ci = mean_ci(list(errors.values()), confidence)
         paired = [errors[s] - table[baseline][s] for s in errors if s in table[baseline]]
         diff_mean, diff_ci = mean_ci(paired, confidence) if paired and name != baseline else (math.nan, math.nan)
-        rows.append(Row(name, errors, mean, ci, diff_mean, diff_ci))
+        rows.append(Row(name, errors, mean, ci, diff_mean, diff_ci, len(paired) if name != baseline else 0))
     return rows
 
 

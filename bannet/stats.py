@@ -1,5 +1,6 @@
 """Mean ± 95% confidence intervals over seeds with Student's t distribution."""
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -21,6 +22,7 @@ def student_t_cdf(x: float, dof: int) -> float:
     return 0.5 + h / 3 * (density(0.0) + inner + density(x))
 
 
+@functools.lru_cache(maxsize=None)
 def student_t_quantile(prob: float, dof: int) -> float:
     """The t value with P(T ≤ t) = prob, by bisection on the CDF."""
     if not 0.5 <= prob < 1:
@@ -36,6 +38,8 @@ def student_t_quantile(prob: float, dof: int) -> float:
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
     """(mean, half-width) of the two-sided Student-t interval: x̄ ± t_{(1+c)/2, n−1} · s/√n; half-width NaN for n = 1."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     n = len(values)
     if n == 0:
         raise ValueError("mean_ci needs at least one value")

@@ -39,11 +39,18 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if any(not 0 < m < 1 for m in self.milestones):
             raise ValueError(f"milestones are fractions of the epochs in (0, 1), got {self.milestones}")
+        if not 0 < self.gamma <= 1 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
+            raise ValueError(f"need 0 < gamma <= 1, 0 <= momentum < 1, weight_decay >= 0; got gamma {self.gamma}, "
+                             f"momentum {self.momentum}, weight_decay {self.weight_decay}")
+
+    @property
+    def drop_epochs(self) -> list[int]:
+        """0-based epochs from which the learning rate is multiplied by γ once more: ⌈m · epochs⌉."""
+        return sorted(math.ceil(m * self.epochs) for m in self.milestones)
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of a 0-based epoch: lr · γ^(number of milestones reached)."""
-        steps = sum(epoch >= math.ceil(m * self.epochs) for m in self.milestones)
-        return self.lr * self.gamma ** steps
+        return self.lr * self.gamma ** sum(epoch >= drop for drop in self.drop_epochs)
 
     def to_dict(self) -> dict:
         """A JSON-ready copy of the settings."""
@@ -120,9 +127,13 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
 def evaluate_on_main(model: nn.Module, loader: Iterable, device: torch.device,
                      config: TrainConfig) -> tuple[float, float, torch.Tensor | None, torch.Tensor | None]:
     """evaluate() on rank 0 over the whole loader; every rank gets its loss and accuracy, only rank 0 the logits."""
-    outputs = evaluate(model, loader, device, config) if distributed.is_main() else None
-    loss, accuracy = distributed.from_main(lambda: outputs[:2])
-    return (loss, accuracy, *outputs[2:]) if outputs is not None else (loss, accuracy, None, None)
+    outputs: list[torch.Tensor | None] = [None, None]
+
+    def on_main() -> tuple[float, float]:  # inside from_main, so an error here reaches every rank
+        loss, accuracy, outputs[0], outputs[1] = evaluate(model, loader, device, config)
+        return loss, accuracy
+
+    return (*distributed.from_main(on_main), *outputs)
 
 
 def _summed_over_ranks(loss_sum: torch.Tensor, correct: torch.Tensor, seen: int) -> tuple[float, float, int]:

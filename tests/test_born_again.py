@@ -116,8 +116,16 @@ def test_cli_report_and_presets(tmp_path, tiny_data):
     report = _cli("report", str(tmp_path))
     output, _ = report.communicate(timeout=120)
     assert report.returncode == 0, output
-    for row in ["teacher", "ban-1", "bane-2", "bane-3", "ens-2", "cwtm", "dkpp"]:
+    for row in ["teacher", "ban-1", "bane-2", "bane-3", "cwtm", "dkpp"]:
         assert f"| {row} | 2 |" in output
+    assert "| ens-2 | 1 |" in output  # two seeds make one ensemble of two teachers, reported once
     listing = _cli("presets")
     output, _ = listing.communicate(timeout=60)
     assert "cifar10-wrn-28-1" in output and "imagewang-densenet121-resnet18" in output
+
+
+def test_resume_refuses_records_trained_with_other_settings(tmp_path, tiny_data):
+    run_study(replace(TINY, generations=0, students=()), [0], tmp_path, CPU, data=tiny_data, progress=False,
+              log=lambda _: None)
+    with pytest.raises(ValueError, match=r"other settings \(epochs\)"):
+        run_study(replace(TINY, epochs=3), [0], tmp_path, CPU, data=tiny_data, progress=False, log=lambda _: None)

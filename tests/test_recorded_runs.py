@@ -53,8 +53,11 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
     generations = max(int(n.split("-")[1]) for n in rows if n.startswith("ban-"))
     seeds = study.seeds
     for k in range(2, generations + 1):
-        for i, seed in enumerate(seeds):
+        for seed in seeds:
             bane = [study_dir / f"seed-{seed}" / f"ban-{j}.logits.npz" for j in range(1, k + 1)]
             assert rows[f"bane-{k}"].errors[seed] == pytest.approx(_ensemble_error(bane), abs=1e-4)
-            control = [study_dir / f"seed-{seeds[(i + j) % len(seeds)]}" / "teacher.logits.npz" for j in range(k)]
-            assert rows[f"ens-{k}"].errors[seed] == pytest.approx(_ensemble_error(control), abs=1e-4)
+        groups = [seeds[i:i + k] for i in range(0, len(seeds) - k + 1, k)]  # disjoint groups of k teachers
+        assert set(rows[f"ens-{k}"].errors) == {group[0] for group in groups}
+        for group in groups:
+            control = [study_dir / f"seed-{s}" / "teacher.logits.npz" for s in group]
+            assert rows[f"ens-{k}"].errors[group[0]] == pytest.approx(_ensemble_error(control), abs=1e-4)

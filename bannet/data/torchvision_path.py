@@ -28,10 +28,10 @@ def spec_transform(spec: DatasetSpec, train: bool) -> transforms.Compose:
 
 
 def torchvision_loader(name: str, train: bool, batch_size: int, root: str | Path | None = None,
-                       workers: int = 0, shuffle: bool | None = None) -> DataLoader:
-    """DataLoader over a split's torchvision Dataset with spec_transform; shuffle defaults to, drop_last is, train."""
+                       workers: int = 0) -> DataLoader:
+    """DataLoader over a split's torchvision Dataset with spec_transform; shuffle and drop_last are `train`."""
     spec = get_spec(name)
     dataset = torchvision_dataset(name, train, root, transform=spec_transform(spec, train))
-    return DataLoader(dataset, batch_size=batch_size, shuffle=train if shuffle is None else shuffle,
+    return DataLoader(dataset, batch_size=batch_size, shuffle=train,
                       drop_last=train, num_workers=workers, pin_memory=torch.cuda.is_available(),
                       persistent_workers=workers > 0)

@@ -2,10 +2,10 @@
 
 from torch import Tensor
 
-from ._validation import check_weight
-from .ban import ban_loss
+from ._validation import check_weight, validate_inputs
 from .base import TemperedDistillationLoss
-from .ce import ce_loss
+from .ce import mean_cross_entropy
+from .soft_target import soft_target_cross_entropy, teacher_probabilities
 
 
 def ban_l_loss(
@@ -19,7 +19,9 @@ def ban_l_loss(
     """L = label_weight · (1/b) Σ_s CE(z_s, y_s) + teacher_weight · (-(T²/b) Σ_s Σ_i p_{i,s} log q_{i,s})."""
     check_weight("label_weight", label_weight)
     check_weight("teacher_weight", teacher_weight)
-    return label_weight * ce_loss(student_logits, labels) + teacher_weight * ban_loss(student_logits, teacher_logits, T)
+    validate_inputs(student_logits, teacher_logits, labels, T, needs_teacher=True, needs_labels=True)  # once, not twice
+    return (label_weight * mean_cross_entropy(student_logits, labels)
+            + teacher_weight * soft_target_cross_entropy(student_logits, teacher_probabilities(teacher_logits, T), T))
 
 
 class BANLLoss(TemperedDistillationLoss):

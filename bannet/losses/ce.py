@@ -36,12 +36,17 @@ def weighted_cross_entropy(student_logits: Tensor, labels: Tensor, weights: Tens
     return WeightedCrossEntropy.apply(student_logits, labels, weights)
 
 
-def ce_loss(student_logits: Tensor, labels: Tensor) -> Tensor:
-    """L = (1/b) Σ_s CE(z_s, y_s), the plain label loss; ∂L/∂z = (q - onehot(y)) / b."""
-    validate_inputs(student_logits, labels=labels, needs_labels=True)
+def mean_cross_entropy(student_logits: Tensor, labels: Tensor) -> Tensor:
+    """L = (1/b) Σ_s CE(z_s, y_s): weighted_cross_entropy with uniform weights 1/b (no input checks)."""
     batch = student_logits.shape[0]
     uniform = torch.full((batch,), 1.0 / batch, dtype=student_logits.dtype, device=student_logits.device)
     return weighted_cross_entropy(student_logits, labels, uniform)
+
+
+def ce_loss(student_logits: Tensor, labels: Tensor) -> Tensor:
+    """L = (1/b) Σ_s CE(z_s, y_s), the plain label loss; ∂L/∂z = (q - onehot(y)) / b."""
+    validate_inputs(student_logits, labels=labels, needs_labels=True)
+    return mean_cross_entropy(student_logits, labels)
 
 
 class CELoss(DistillationLoss):

@@ -16,13 +16,16 @@ def _argmax_first_order(keys: Tensor, argmax: Tensor) -> Tensor:
 def dkpp_targets(probs: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """p̃_s = p_s with its argmax entry kept in place and the other n-1 entries permuted at random, per row."""
     if not isinstance(probs, Tensor) or not probs.is_floating_point() or probs.ndim != 2:
-        raise ValueError(f"probs must be a 2-D floating-point Tensor, got {probs!r:.80}")
+        raise ValueError(f"probs must be a 2-D floating-point Tensor, got {type(probs).__name__} "
+                         f"{getattr(probs, 'dtype', '')} of shape {tuple(getattr(probs, 'shape', ()))}")
     batch, classes = probs.shape
     argmax = probs.argmax(dim=1, keepdim=True)
     key_device = generator.device if generator is not None else probs.device
     random_keys = torch.rand(batch, classes, generator=generator, device=key_device)
-    if random_keys.device != probs.device:  # CPU generator, CUDA targets: copy without blocking the host
+    if random_keys.device.type == "cpu" and probs.device.type == "cuda":  # copy without blocking the host
         random_keys = random_keys.pin_memory().to(probs.device, non_blocking=True)
+    else:
+        random_keys = random_keys.to(probs.device)
     ascending_keys = torch.arange(classes, dtype=random_keys.dtype, device=probs.device).expand(batch, classes)
     source = _argmax_first_order(random_keys, argmax)
     destination = _argmax_first_order(ascending_keys, argmax)
