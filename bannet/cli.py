@@ -14,10 +14,11 @@ import torch
 from bannet import distributed
 from bannet.born_again import run_study, study_plan
 from bannet.presets import PRESETS, PROFILES, Preset, get_preset
-from bannet.report import format_table, load_study, summarize
+from bannet.report import Study, control_model, format_table, load_study, summarize
 
 
 def _device(name: str) -> torch.device:
+    """The torch device for --device: auto picks CUDA when present; a CUDA request without CUDA is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -52,10 +53,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_here(args, preset, out, _device(args.device))
 
 
-def _study_table(out: Path, preset: Preset, profile: str) -> str:
-    """The study's table against its control model; the paper's column only beside full-profile runs."""
-    rows = summarize(load_study(out), baseline=preset.control_model)
-    return format_table(rows, preset.paper if profile == "full" else {}, preset.control_model)
+def _study_table(study: Study, baseline: str | None = None) -> str:
+    """The study's table, paired against `baseline` (default: its control model); the paper's column only beside
+    full-profile runs of a known preset."""
+    record = study.first_record()
+    baseline = baseline or control_model(study)
+    preset = PRESETS.get(record["study"])
+    paper = preset.paper if preset is not None and record["profile"] == "full" else {}
+    table = format_table(summarize(study, baseline=baseline), paper, baseline)
+    return f"{table}\npaper: {preset.paper_source}" if paper else table
 
 
 def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch.device) -> int:
@@ -68,7 +74,7 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
     run_study(preset, args.seeds, out, device, root=args.data, profile=args.profile, progress=not args.no_progress,
               compile=args.compile)
     if distributed.is_main():
-        print(_study_table(out, preset, args.profile))
+        print(_study_table(load_study(out)))
     return 0
 
 
@@ -113,20 +119,16 @@ def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, 
     if failures:
         print("\n".join(failures), file=sys.stderr)
         return 1
-    print(_study_table(out, preset, args.profile))
+    print(_study_table(load_study(out)))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Print the table of a recorded study."""
     study = load_study(args.dir)
-    record = study.first_record()
-    name = record["study"]
-    paper = PRESETS[name].paper if name in PRESETS and record["profile"] == "full" else {}
-    print(f"{name}: {len(study.seeds)} seeds ({', '.join(map(str, study.seeds))}); test error %, mean ± 95% CI")
-    print(format_table(summarize(study, baseline=args.baseline), paper, args.baseline))
-    if paper:
-        print(f"paper: {PRESETS[name].paper_source}")
+    print(f"{study.first_record()['study']}: {len(study.seeds)} seeds ({', '.join(map(str, study.seeds))}); "
+          "test error %, mean ± 95% CI")
+    print(_study_table(study, args.baseline))
     return 0
 
 
@@ -160,7 +162,8 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     report = sub.add_parser("report", help="print the table of a recorded study")
     report.add_argument("dir")
-    report.add_argument("--baseline", default="teacher", help="row the paired differences are taken against")
+    report.add_argument("--baseline", help="row the paired differences are taken against (default: the label-trained "
+                                           "model of the students' architecture: teacher, or label across architectures)")
     report.set_defaults(func=cmd_report)
     presets = sub.add_parser("presets", help="list the presets")
     presets.set_defaults(func=cmd_presets)

@@ -90,7 +90,7 @@ class Row:
         return len(self.errors)
 
 
-def _label_model(study: Study) -> str:
+def control_model(study: Study) -> str:
     """The label-trained model of the students' architecture: 'label' in cross-architecture studies, else the teacher."""
     return "label" if "label" in study.model_names() else "teacher"
 
@@ -132,7 +132,7 @@ def seed_errors(study: Study) -> dict[str, dict[int, float]]:
         table[f"bane-{k}"] = {s: error_pct(ensemble_probabilities([study.models[s][m].logits for m in members]),
                                            study.models[s]["ban-1"].labels)
                               for s in study.seeds if all(m in study.models[s] for m in members)}
-    control = _label_model(study)
+    control = control_model(study)
     for k in range(2, max(_generations(study), 1) + 1):
         table[f"ens-{k}"] = seed_ensemble_errors(study, control, k)
     k = _preset_setting(study, "ensemble_of")
