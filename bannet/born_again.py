@@ -1,9 +1,9 @@
 """The born-again sequence: a teacher from labels, then generations BAN-1..K each taught by the previous one."""
 
 import json
-import time
+import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -11,10 +11,12 @@ import torch
 from torch import nn
 
 from bannet import data as bdata
-from bannet import distributed, records
+from bannet import distributed, files, records
 from bannet.losses import build_loss
 from bannet.models import build, count_parameters
 from bannet.presets import GENERATION_LOSS, Preset
+from bannet.errors import InvalidInput
+from bannet.precision import resolve_precision
 from bannet.provenance import provenance
 from bannet.settings import data_root
 from bannet.train import EpochMetrics, TrainConfig, TrainResult, prepare_model, train_model
@@ -124,12 +126,15 @@ class StudyRunner:
 
     def __init__(self, preset: Preset, out: Path, data: StudyData, device: torch.device, profile: str = "full",
                  progress: bool = True, log: Callable[[str], None] = print,
-                 on_epoch: Callable[[ModelSpec, EpochMetrics], None] | None = None, compile: bool = False) -> None:
+                 on_epoch: Callable[[ModelSpec, EpochMetrics], None] | None = None, compile: bool = False,
+                 precision: str = "auto") -> None:
         self.preset, self.out, self.data, self.device = preset, Path(out), data, device
         self.profile, self.on_epoch = profile, on_epoch
         self.progress = progress and distributed.is_main()
         self.log = log if distributed.is_main() else (lambda _: None)
-        self.config = TrainConfig(epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr, compile=compile)
+        self.config = TrainConfig(epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr, compile=compile,
+                                  precision=precision)
+        self.precision = resolve_precision(precision, device)
         self.per_rank_batch = distributed.per_rank_batch(self.config.batch_size)
         self._train_on_device = data.train_images.to(device)
         self._test_on_device = data.test_images.to(device)
@@ -146,19 +151,16 @@ class StudyRunner:
                               else (self.config.batch_size, 0, 1))  # rank 0 evaluates the whole test set
         return bdata.DeviceLoader(images, labels, self.data.spec, batch, train, self.device,
                                   generator=torch.Generator().manual_seed(seed), rank=rank, world_size=world,
-                                  channels_last=self.device.type == "cuda" and self.config.channels_last)
+                                  channels_last=self.precision.channels_last)
 
-    def _unlabelled_batches(self, seed: int) -> Iterator[torch.Tensor]:
+    def _unlabelled_batches(self, seed: int) -> bdata.EndlessBatches:
         """Endless augmented batches of the unlabelled images (this rank's shard of a fresh permutation per pass)."""
         images = self._unlabelled_on_device
         if images is None:
             raise ValueError(f"preset {self.preset.name!r} has a model that learns from unlabelled images, but the "
                              "StudyData holds none (load it with load_study_data)")
         placeholders = torch.full((len(images),), -1, dtype=torch.int64, device=self.device)  # never read
-        loader = self._device_loader(images, placeholders, True, seed)
-        if len(loader) == 0:
-            raise ValueError(f"{len(images)} unlabelled images are fewer than one batch of {self.config.batch_size}")
-        return _endless_images(loader)
+        return bdata.EndlessBatches(self._device_loader(images, placeholders, True, seed))
 
     def _new_model(self, arch: str) -> nn.Module:
         return prepare_model(build(arch, self.data.spec.num_classes), self.device, self.config)
@@ -173,14 +175,27 @@ class StudyRunner:
         """Train every unfinished model of one seed in plan order; finished ones are never retrained."""
         plan = study_plan(self.preset)
         by_name = {spec.name: spec for spec in plan}
+        if distributed.is_main():
+            for stale in files.remove_stale_temporaries(records.seed_dir(self.out, seed)):
+                self.log(f"seed {seed}: removed {stale.name}, left by a run killed while writing")
+        finished = distributed.from_main(lambda: self._finished_models(seed, plan))  # all checked before training
         for position, spec in enumerate(plan):
-            files = records.model_files(self.out, seed, spec.name)
-            if distributed.from_main(lambda: records.is_finished(files)):
-                distributed.from_main(lambda: self._check_same_settings(files))
+            model_files = records.model_files(self.out, seed, spec.name)
+            if spec.name in finished:
                 self.log(f"seed {seed} {spec.name}: recorded, skipped")
                 continue
             teacher = self._load_model(seed, by_name[spec.teacher]) if spec.teacher else None
-            self._train_one(seed, position, spec, teacher, files)
+            self._train_one(seed, position, spec, teacher, model_files)
+
+    def _finished_models(self, seed: int, plan: list[ModelSpec]) -> set[str]:
+        """The models of the plan already recorded for this seed, each checked to share this run's settings."""
+        finished = set()
+        for spec in plan:
+            model_files = records.model_files(self.out, seed, spec.name)
+            if records.is_finished(model_files):
+                self._check_same_settings(model_files)
+                finished.add(spec.name)
+        return finished
 
     def _check_same_settings(self, files: records.ModelFiles) -> None:
         """Refuse to resume over a record trained with other settings: the profile, or a preset field that shapes
@@ -192,10 +207,11 @@ class StudyRunner:
         if recorded.get("profile") != self.profile:
             differ.insert(0, "profile")
         if differ:
-            raise ValueError(f"{files.record} was recorded with other settings ({', '.join(differ)}) than "
+            raise InvalidInput(f"{files.record} was recorded with other settings ({', '.join(differ)}) than "
                              f"{self.preset.name} [{self.profile}]: use another --out, or delete it to retrain")
 
-    def _train_one(self, seed: int, position: int, spec: ModelSpec, teacher: nn.Module | None, files: records.ModelFiles) -> None:
+    def _train_one(self, seed: int, position: int, spec: ModelSpec, teacher: nn.Module | None,
+                   files: records.ModelFiles) -> None:
         model_seed = derived_seed(seed, spec.name)
         torch.manual_seed(model_seed)
         model = self._new_model(spec.arch)
@@ -203,16 +219,17 @@ class StudyRunner:
         loss_fn = build_loss(spec.loss, **dkpp_seed)
         callback = (lambda m: self.on_epoch(spec, m)) if self.on_epoch else None
         unlabelled = self._unlabelled_batches(derived_seed(model_seed, "unlabelled")) if spec.unlabelled else None
-        start = time.perf_counter()
+        if distributed.is_main() and files.state.is_file():
+            self.log(f"seed {seed} {spec.name}: resuming from its training state {files.state.name}")
         result = train_model(model, loss_fn, self._loader(True, model_seed), self._loader(False, model_seed),
                              self.config, self.device, teacher=teacher, progress=self.progress,
-                             desc=f"seed {seed} {spec.name}", on_epoch=callback, unlabelled=unlabelled)
-        wall = time.perf_counter() - start
+                             desc=f"seed {seed} {spec.name}", on_epoch=callback, unlabelled=unlabelled,
+                             state_file=files.state if distributed.is_main() else None)
         if distributed.is_main():
-            self._save(seed, position, spec, model, result, wall, files)
+            self._save(seed, position, spec, model, result, files)
         distributed.barrier()  # the other ranks go on once the record is written
 
-    def _save(self, seed: int, position: int, spec: ModelSpec, model: nn.Module, result: TrainResult, wall: float,
+    def _save(self, seed: int, position: int, spec: ModelSpec, model: nn.Module, result: TrainResult,
               files: records.ModelFiles) -> None:
         """Write a trained model's record (with provenance), test logits and checkpoint; rank 0 only."""
         record = {
@@ -226,31 +243,49 @@ class StudyRunner:
             "num_params": count_parameters(model),
             "test_accuracy": result.test_accuracy, "test_error_pct": 100 * (1 - result.test_accuracy),
             "epochs": [asdict(m) for m in result.history],
-            "provenance": provenance(self.device, wall),
+            "provenance": provenance(self.device, result.wall_time_s, self.precision),
         }
         records.save_model(files, record, result.test_logits, result.test_labels, model.state_dict())
-        self.log(f"seed {seed} {spec.name}: test error {record['test_error_pct']:.2f}% ({wall:.1f} s)")
+        self.log(f"seed {seed} {spec.name}: test error {record['test_error_pct']:.2f}% ({result.wall_time_s:.1f} s)")
 
 
-def _endless_images(loader: bdata.DeviceLoader) -> Iterator[torch.Tensor]:
-    """The loader's image batches, pass after pass (each a fresh permutation), without end; its labels are dropped."""
-    while True:
-        for x, _ in loader:
-            yield x
+def check_seeds(seeds: list[int]) -> list[int]:
+    """`seeds` when there is at least one and they are distinct non-negative integers; a one-line error otherwise."""
+    if not seeds:
+        raise InvalidInput("give at least one seed")
+    if any(seed < 0 for seed in seeds):
+        raise InvalidInput(f"seeds must be >= 0 (a study folder names them seed-<k>), got {seeds}")
+    if len(set(seeds)) != len(seeds):
+        raise InvalidInput(f"seeds must be distinct, got {seeds}")
+    return seeds
+
+
+def check_out(out: Path, preset: Preset, profile: str) -> None:
+    """Before any training: `out` is (or can be made) a writable folder holding no other study's records."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"--out {out} is a file, not a folder: give a folder for the study's records")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as error:
+        raise InvalidInput(f"--out {out} is not writable ({error.strerror or error}): give a folder you can write to") \
+            from error
+    records.check_study_folder(out, preset.name, profile)
 
 
 def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device, data: StudyData | None = None,
               root: str | Path | None = None, profile: str = "full", progress: bool = True,
-              log: Callable[[str], None] = print, compile: bool = False) -> Path:
-    """Run (or resume) a whole study into `out`, seed after seed; returns `out`."""
-    if not seeds:
-        raise ValueError("give at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {seeds}")
+              log: Callable[[str], None] = print, compile: bool = False, precision: str = "auto",
+              download: bool = True) -> Path:
+    """Run (or resume) a whole study into `out`, seed after seed; returns `out`. Inputs are checked before training."""
+    check_seeds(seeds)
+    if distributed.is_main():
+        check_out(out, preset, profile)
     if data is None:
         with distributed.local_main_first():  # one download per machine
-            data = load_study_data(preset, root)
-    runner = StudyRunner(preset, out, data, device, profile, progress, log, compile=compile)
+            data = load_study_data(preset, root, download)
+    runner = StudyRunner(preset, out, data, device, profile, progress, log, compile=compile, precision=precision)
     for seed in seeds:
         runner.run_seed(seed)
     return Path(out)

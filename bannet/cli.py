@@ -12,7 +12,9 @@ from queue import SimpleQueue
 import torch
 
 from bannet import distributed
-from bannet.born_again import run_study, study_plan
+from bannet.born_again import check_out, check_seeds, run_study, study_plan
+from bannet.errors import InvalidInput, UserError
+from bannet.precision import PRECISIONS
 from bannet.presets import PRESETS, PROFILES, Preset, get_preset
 from bannet.report import Study, control_model, format_table, load_study, summarize
 
@@ -21,9 +23,15 @@ def _device(name: str) -> torch.device:
     """The torch device for --device: auto picks CUDA when present; a CUDA request without CUDA is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available on this machine")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise InvalidInput(f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInput(f"--device {name}: CUDA is not available on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise InvalidInput(f"--device {name}: bannet trains on cpu or cuda")
+    return device
 
 
 def _visible_gpus() -> list[str]:
@@ -37,20 +45,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Train (or resume) a study and print its table: here, data-parallel under torchrun, or one process per seed."""
     preset = get_preset(args.preset, args.profile)
     out = Path(args.out or Path("runs") / (preset.name if args.profile == "full" else f"{preset.name}-{args.profile}"))
+    check_seeds(args.seeds)
     if distributed.launched_by_torchrun():
         if args.jobs not in (None, 1):
-            raise SystemExit(f"--jobs {args.jobs} starts its own processes; under torchrun every process trains "
-                             "the same model data-parallel: leave --jobs out")
+            raise InvalidInput(f"--jobs {args.jobs} starts its own processes; under torchrun every process trains "
+                               "the same model data-parallel: leave --jobs out")
         return distributed.run_in_process_group(lambda device: _run_here(args, preset, out, device), args.device)
+    device = _device(args.device)
+    check_out(out, preset, args.profile)
     gpus = _visible_gpus() if args.device in ("auto", "cuda") else []
-    jobs = args.jobs if args.jobs is not None else max(1, len(gpus))
-    if jobs < 1:
-        raise SystemExit(f"--jobs must be >= 1, got {jobs}")
-    if jobs > 1 and len(args.seeds) > 1:
+    if args.jobs is not None and args.jobs < 1:
+        raise InvalidInput(f"--jobs must be >= 1, got {args.jobs}")
+    jobs = min(args.jobs if args.jobs is not None else max(1, len(gpus)), len(args.seeds))  # no idle process
+    if jobs > 1:
         if args.device.startswith("cuda:"):
-            raise SystemExit(f"--jobs pins each seed to its own GPU: use --device auto or cuda, not {args.device}")
+            raise InvalidInput(f"--jobs pins each seed to its own GPU: use --device auto or cuda, not {args.device}")
         return _run_seeds_in_parallel(args, preset, out, jobs, gpus)
-    return _run_here(args, preset, out, _device(args.device))
+    return _run_here(args, preset, out, device)
 
 
 def _study_table(study: Study, baseline: str | None = None) -> str:
@@ -72,7 +83,7 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
         print(f"{preset.name} [{args.profile}] on {device}{ranks}: {', '.join(s.name for s in study_plan(preset))}; "
               f"seeds {args.seeds}; {preset.epochs} epochs; records in {out}")
     run_study(preset, args.seeds, out, device, root=args.data, profile=args.profile, progress=not args.no_progress,
-              compile=args.compile)
+              compile=args.compile, precision=args.precision, download=not args.no_download)
     if distributed.is_main():
         print(_study_table(load_study(out)))
     return 0
@@ -81,8 +92,9 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
 def _seed_command(args: argparse.Namespace, seed: int, out: Path) -> list[str]:
     """The command line that runs one seed of the study in a child process."""
     command = [sys.executable, "-m", "bannet", "run", args.preset, "--seeds", str(seed), "--profile", args.profile,
-               "--out", str(out), "--device", args.device, "--no-progress", "--jobs", "1"]
-    return command + (["--data", args.data] if args.data else []) + (["--compile"] if args.compile else [])
+               "--out", str(out), "--device", args.device, "--precision", args.precision, "--no-progress", "--jobs", "1"]
+    flags = [flag for flag, on in (("--compile", args.compile), ("--no-download", args.no_download)) if on]
+    return command + (["--data", args.data] if args.data else []) + flags
 
 
 def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, jobs: int, gpus: list[str]) -> int:
@@ -126,6 +138,8 @@ def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, 
 def cmd_report(args: argparse.Namespace) -> int:
     """Print the table of a recorded study."""
     study = load_study(args.dir)
+    for problem in study.skipped:
+        print(f"bannet: left out of the table: {problem}", file=sys.stderr)
     print(f"{study.first_record()['study']}: {len(study.seeds)} seeds ({', '.join(map(str, study.seeds))}); "
           "test error %, mean ± 95% CI")
     print(_study_table(study, args.baseline))
@@ -155,10 +169,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="study folder (default runs/PRESET[-PROFILE])")
     run.add_argument("--data", help="data root (default $BANNET_DATA, else ./data; downloads when missing)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--precision", choices=PRECISIONS, default="auto",
+                     help="auto: bf16 autocast + channels_last on GPUs and on CPUs with bf16 matrix instructions "
+                          "(AMX, AVX512-BF16), fp32 elsewhere")
+    run.add_argument("--no-download", action="store_true",
+                     help="never download a data set: fail at once, saying where to put the official files")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--compile", action="store_true", help="torch.compile student and teacher (pays on long GPU runs)")
     run.add_argument("--jobs", type=int, help="seeds run at once, one process each, pinned to the visible GPUs "
-                                              "round-robin (default: the number of visible GPUs, else 1)")
+                                              "round-robin (default: the number of visible GPUs, else 1; at most "
+                                              "the number of seeds)")
     run.set_defaults(func=cmd_run)
     report = sub.add_parser("report", help="print the table of a recorded study")
     report.add_argument("dir")
@@ -171,6 +191,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line."""
+    """Run the command line: a user's mistake is one `bannet: …` line and exit code 2, a bug keeps its traceback."""
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UserError as error:
+        print(f"bannet: {error}", file=sys.stderr)
+        return 2

@@ -19,6 +19,8 @@ from torch import nn
 from torch.distributed.elastic.multiprocessing.errors import record
 from torch.nn.parallel import DistributedDataParallel
 
+from bannet.errors import InvalidInput
+
 T = TypeVar("T")
 
 _TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -65,7 +67,7 @@ def init_from_env(device: str = "auto") -> torch.device:
         raise RuntimeError(f"not started by torchrun: environment variable(s) {', '.join(missing)} missing "
                            "(launch with `torchrun --nproc_per_node N -m bannet run ...`)")
     if device not in ("auto", "cuda", "cpu"):
-        raise ValueError(f"under torchrun the device must be auto, cuda or cpu (each process takes cuda:LOCAL_RANK), "
+        raise InvalidInput(f"under torchrun the device must be auto, cuda or cpu (each process takes cuda:LOCAL_RANK), "
                          f"got {device!r}")
     if is_initialized():
         raise RuntimeError("the process group is already initialised")
@@ -134,7 +136,7 @@ def per_rank_batch(global_batch: int, world: int | None = None) -> int:
     """global_batch / world (default: the group's size); ValueError unless it divides evenly."""
     world = world_size() if world is None else world
     if global_batch % world:
-        raise ValueError(f"the global batch {global_batch} must be divisible by the number of processes {world} "
+        raise InvalidInput(f"the global batch {global_batch} must be divisible by the number of processes {world} "
                          f"(each rank takes global_batch / world examples per step)")
     return global_batch // world
 

@@ -3,6 +3,8 @@
 import re
 from dataclasses import dataclass, field, replace
 
+from bannet.errors import InvalidInput
+
 GENERATION_LOSS = "ban"
 
 
@@ -112,9 +114,9 @@ def small_sibling(arch: str) -> str:
 def get_preset(name: str, profile: str = "full") -> Preset:
     """The named preset, shrunk by the named profile."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        raise InvalidInput(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+        raise InvalidInput(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     preset, prof = PRESETS[name], PROFILES[profile]
     shrunk = ("epochs", "train_subset", "test_subset", "unlabelled_subset", "max_image_size", "batch_size")
     changes: dict = {k: getattr(prof, k) for k in shrunk if getattr(prof, k) is not None}

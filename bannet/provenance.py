@@ -1,11 +1,14 @@
-"""Provenance of a run: git commit, torch version, device, date."""
+"""Provenance of a run: git commit, torch version, device, processor, threads, precision, wall time, date."""
 
 import datetime
+import os
 import platform
 import subprocess
 from pathlib import Path
 
 import torch
+
+from bannet.precision import Precision
 
 
 def git_commit() -> str:
@@ -21,21 +24,35 @@ def git_commit() -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
+def cpu_model() -> str:
+    """The processor's marketing name ("model name" of /proc/cpuinfo on Linux), else what platform reports."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: torch.device) -> str:
-    """A human-readable device name: the GPU's name on CUDA, the processor otherwise."""
+    """A human-readable device name: the GPU's name on CUDA, the processor and thread count otherwise."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     threads = torch.get_num_threads()
-    return f"cpu ({platform.processor() or platform.machine()}, {threads} thread{'s' if threads != 1 else ''})"
+    return f"cpu ({cpu_model()}, {threads} thread{'s' if threads != 1 else ''})"
 
 
-def provenance(device: torch.device, wall_time_s: float) -> dict:
-    """Everything needed to say where a number came from."""
+def provenance(device: torch.device, wall_time_s: float, precision: Precision | None = None) -> dict:
+    """Everything needed to say where a number came from, and why a rerun elsewhere may differ from it."""
     return {
         "git_commit": git_commit(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": device_name(device),
+        "cpu": {"model": cpu_model(), "machine": platform.machine(), "logical_cores": os.cpu_count(),
+                "torch_capability": torch.backends.cpu.get_cpu_capability()},
+        "threads": torch.get_num_threads(),
+        "precision": None if precision is None else precision.to_dict(),
         "wall_time_s": round(wall_time_s, 3),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -2,23 +2,33 @@
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from bannet import records
+from bannet.errors import DamagedFile, InvalidInput, MissingFile
 from bannet.ensembles import ensemble_probabilities, error_pct
 from bannet.stats import mean_ci
 
 
 @dataclass
 class SeedModel:
-    """One recorded model of one seed: its record, test logits and labels."""
+    """One recorded model of one seed: its record and stored test outputs (logits, labels, fp32 predictions)."""
 
     record: dict
-    logits: torch.Tensor
-    labels: torch.Tensor
+    outputs: records.StoredOutputs
+
+    @property
+    def logits(self) -> torch.Tensor:
+        """Stored test logits (fp16, up to a per-row constant)."""
+        return self.outputs.logits
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """Test labels."""
+        return self.outputs.labels
 
 
 @dataclass
@@ -27,6 +37,7 @@ class Study:
 
     path: Path
     models: dict[int, dict[str, SeedModel]]
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def seeds(self) -> list[int]:
@@ -50,26 +61,47 @@ class Study:
         return self.models[seed][name].record
 
 
+def _load_model(files: records.ModelFiles) -> SeedModel:
+    """One model's record and outputs, the outputs checked against the record's SHA-256."""
+    record = records.load_record(files.record)
+    records.verify(files, "logits", record)
+    return SeedModel(record, records.load_outputs(files.logits))
+
+
 def load_study(path: str | Path) -> Study:
-    """Read every finished model under `path` (records with their logits); a clear error when there is none."""
+    """Read every finished model under `path`; a damaged model is left out and named in Study.skipped.
+
+    A folder must hold one study in one profile, evaluated on one test set; a clear error otherwise.
+    """
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"no study folder at {path}")
+        raise MissingFile(f"no study folder at {path}")
     models: dict[int, dict[str, SeedModel]] = {}
+    skipped = []
     for record_path in sorted(path.glob("seed-*/*.json")):
         match = re.fullmatch(r"seed-(\d+)", record_path.parent.name)
-        logits_path = record_path.with_suffix("").with_suffix(".logits.npz")
-        if match is None or not logits_path.is_file():
+        if match is None:
             continue
-        logits, labels = records.load_logits(logits_path)
-        models.setdefault(int(match.group(1)), {})[record_path.stem] = SeedModel(
-            records.load_record(record_path), logits, labels)
+        seed = int(match.group(1))
+        files = records.model_files(path, seed, record_path.stem)
+        if not files.logits.is_file():
+            continue
+        try:
+            models.setdefault(seed, {})[record_path.stem] = _load_model(files)
+        except (DamagedFile, MissingFile) as error:
+            skipped.append(str(error))
     if not models:
-        raise FileNotFoundError(f"{path} holds no recorded model (expected seed-<k>/<model>.json with .logits.npz)")
+        raise MissingFile(f"{path} holds no readable recorded model (expected seed-<k>/<model>.json with "
+                          ".logits.npz)" + "".join(f"; {s}" for s in skipped))
+    studies = sorted({(m.record.get("study"), m.record.get("profile")) for seed in models.values()
+                      for m in seed.values()}, key=str)
+    if len(studies) > 1:
+        raise InvalidInput(f"{path} mixes records of {len(studies)} studies ({', '.join(f'{s} [{p}]' for s, p in studies)}): "
+                           "a report averages one study; move each into its own folder")
     labels = [m.labels for seed in models.values() for m in seed.values()]
     if any(not torch.equal(labels[0], other) for other in labels[1:]):
-        raise ValueError(f"{path}: models were evaluated on different test sets; cannot compare them")
-    return Study(path, models)
+        raise InvalidInput(f"{path}: models were evaluated on different test sets; cannot compare them")
+    return Study(path, models, skipped)
 
 
 @dataclass
@@ -125,8 +157,7 @@ def seed_errors(study: Study) -> dict[str, dict[int, float]]:
     consecutive seeds), and where the preset sets ensemble_of = k, ens{k}-<model> for its students and the control."""
     table: dict[str, dict[int, float]] = {}
     for name in study.model_names():
-        table[name] = {s: error_pct(study.models[s][name].logits, study.models[s][name].labels)
-                       for s in study.seeds if name in study.models[s]}
+        table[name] = {s: study.models[s][name].outputs.error_pct for s in study.seeds if name in study.models[s]}
     for k in range(2, _generations(study) + 1):
         members = [f"ban-{j}" for j in range(1, k + 1)]
         table[f"bane-{k}"] = {s: error_pct(ensemble_probabilities([study.models[s][m].logits for m in members]),
@@ -146,7 +177,7 @@ def summarize(study: Study, baseline: str = "teacher", confidence: float = 0.95)
     """One Row per table line, with the paired difference (row − baseline of the same seed) where both exist."""
     table = seed_errors(study)
     if baseline not in table:
-        raise ValueError(f"baseline {baseline!r} is not in the study; rows: {', '.join(table)}")
+        raise InvalidInput(f"baseline {baseline!r} is not in the study; rows: {', '.join(table)}")
     rows = []
     for name, errors in table.items():
         mean, ci = mean_ci(list(errors.values()), confidence)

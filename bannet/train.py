@@ -3,8 +3,8 @@
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -12,6 +12,8 @@ from tqdm.auto import tqdm
 
 from bannet import distributed
 from bannet.losses import DistillationLoss, ban_loss, value_checks
+from bannet.precision import Precision, check_precision, resolve_precision
+from bannet.training_state import load_training_state, save_training_state
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     milestones: tuple[float, ...] = (0.3, 0.6, 0.8)
     gamma: float = 0.2
-    bf16: bool = True
-    channels_last: bool = True
+    precision: str = "auto"
     compile: bool = False
 
     def __post_init__(self) -> None:
@@ -42,6 +43,7 @@ class TrainConfig:
         if not 0 < self.gamma <= 1 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
             raise ValueError(f"need 0 < gamma <= 1, 0 <= momentum < 1, weight_decay >= 0; got gamma {self.gamma}, "
                              f"momentum {self.momentum}, weight_decay {self.weight_decay}")
+        check_precision(self.precision)
 
     @property
     def drop_epochs(self) -> list[int]:
@@ -72,11 +74,12 @@ class EpochMetrics:
 
 @dataclass
 class TrainResult:
-    """A trained model's history and its final test-set outputs."""
+    """A trained model's history, its final test-set outputs and its training seconds (over every resumed run)."""
 
     history: list[EpochMetrics] = field(default_factory=list)
     test_logits: torch.Tensor | None = None
     test_labels: torch.Tensor | None = None
+    wall_time_s: float = 0.0
 
     @property
     def test_accuracy(self) -> float:
@@ -91,20 +94,13 @@ def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) 
                            nesterov=config.nesterov, weight_decay=config.weight_decay, **fast)
 
 
-def _autocast(device: torch.device, config: TrainConfig):
-    """bf16 autocast on CUDA when enabled; nothing otherwise."""
-    if device.type == "cuda" and config.bf16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
 def prepare_model(model: nn.Module, device: torch.device, config: TrainConfig) -> nn.Module:
-    """Move to the device; on CUDA channels_last when enabled, and cuDNN picks its fastest kernels for the fixed shapes."""
+    """Move to the device in the precision's memory format; on CUDA cuDNN picks its fastest kernels for the fixed shapes."""
     model = model.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        if config.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+    if resolve_precision(config.precision, device).channels_last:
+        model = model.to(memory_format=torch.channels_last)
     return model
 
 
@@ -114,7 +110,7 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
     """(mean cross-entropy, accuracy, fp32 logits on CPU, labels on CPU) over a loader."""
     model.eval()
     outputs, targets = [], []
-    with _autocast(device, config):
+    with resolve_precision(config.precision, device).autocast(device):
         for x, y in loader:
             outputs.append(model(x).float())
             targets.append(y)
@@ -165,6 +161,7 @@ class TrainStep:
             teacher.eval().requires_grad_(False)
         self.model, self.loss_fn, self.optimizer, self.teacher = model, loss_fn, optimizer, teacher
         self.config, self.device = config, device
+        self.precision: Precision = resolve_precision(config.precision, device)
         parallel = distributed.wrap_ddp(model, device)
         self.forward = torch.compile(parallel) if config.compile else parallel
         self.teacher_forward = torch.compile(teacher) if config.compile and teacher is not None else teacher
@@ -175,7 +172,7 @@ class TrainStep:
         if x_unlabelled is not None and self.teacher is None:
             raise ValueError("unlabelled images are learnt from the teacher's outputs, but teacher=None")
         inputs = x if x_unlabelled is None else torch.cat([x, x_unlabelled])
-        with _autocast(self.device, self.config):
+        with self.precision.autocast(self.device):
             teacher_logits = None
             if self.teacher is not None:
                 with torch.inference_mode():
@@ -196,11 +193,16 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
                 config: TrainConfig, device: torch.device, teacher: nn.Module | None = None,
                 progress: bool = True, desc: str = "train",
                 on_epoch: Callable[[EpochMetrics], None] | None = None,
-                unlabelled: Iterator[torch.Tensor] | None = None) -> TrainResult:
+                unlabelled: Iterator[torch.Tensor] | None = None, state_file: Path | None = None) -> TrainResult:
     """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; metrics are read from the device once per epoch.
 
     `unlabelled`, an endless iterator of image batches, adds L_ban(z_u, t_u) on the next of its batches
     to every labelled step (see TrainStep); the labelled loader alone defines the epoch.
+
+    `state_file`: the training state is saved there at the end of every epoch (before `on_epoch` is called), and
+    a run that finds one continues after its last finished epoch, bit-identical at a fixed thread count (the
+    loaders' generators are restored, so pass DeviceLoaders or objects with state_dict()). One process only:
+    under torchrun a model restarts from its first epoch.
 
     Inside a torchrun process group the model trains data-parallel (DDP): each rank passes its shard
     loader, the epoch's loss and accuracy are summed over ranks, rank 0 alone evaluates the test set.
@@ -208,33 +210,56 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
     optimizer = make_optimizer(model, config, device)
     step = TrainStep(model, loss_fn, optimizer, config, device, teacher)
     result = TrainResult()
-    bar = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
+    resumable = state_file is not None and distributed.world_size() == 1
+    generators = [train_loader] + ([unlabelled] if unlabelled is not None else [])
+    settings = {"train": config.to_dict(), "precision": step.precision.to_dict()}
+    first_epoch, elapsed = 0, 0.0
+    if resumable and state_file.is_file():
+        first_epoch, history, elapsed = load_training_state(state_file, model, optimizer, loss_fn, generators, settings)
+        result.history = [EpochMetrics(**m) for m in history]
+    started = time.perf_counter()
+    bar = tqdm(range(first_epoch, config.epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
-        start = time.perf_counter()
-        lr = config.lr_at(epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        seen = 0
-        with value_checks(device.type != "cuda"):  # on CUDA they would sync every step; the epoch loss is checked below
-            for x, y in train_loader:
-                loss, logits = step(x, y, None if unlabelled is None else next(unlabelled))
-                loss_sum += loss * y.numel()
-                correct += (logits.argmax(1) == y).sum()
-                seen += y.numel()
-        loss_total, correct_total, seen = _summed_over_ranks(loss_sum, correct, seen)
-        if seen == 0:
-            raise ValueError("the training loader yielded no batch (data set smaller than one batch?)")
-        test_loss, test_acc, logits, labels = evaluate_on_main(model, test_loader, device, config)
-        metrics = EpochMetrics(epoch + 1, lr, loss_total / seen, correct_total / seen,
-                               test_loss, test_acc, round(time.perf_counter() - start, 3))
-        if not math.isfinite(metrics.train_loss):
-            raise FloatingPointError(f"{desc}: training loss became {metrics.train_loss} in epoch {epoch + 1}")
+        metrics, result.test_logits, result.test_labels = _train_epoch(step, epoch, train_loader, test_loader,
+                                                                       unlabelled, desc)
         result.history.append(metrics)
-        result.test_logits, result.test_labels = logits, labels
-        bar.set_postfix(loss=f"{metrics.train_loss:.3f}", test_acc=f"{test_acc:.4f}")
+        if resumable:
+            save_training_state(state_file, epoch + 1, model, optimizer, loss_fn, generators, result.history,
+                                elapsed + time.perf_counter() - started, settings)
+        bar.set_postfix(loss=f"{metrics.train_loss:.3f}", test_acc=f"{metrics.test_acc:.4f}")
         if on_epoch is not None:
             on_epoch(metrics)
+    if result.test_logits is None:  # every epoch was done before a kill that came before the record was written
+        *_, result.test_logits, result.test_labels = evaluate_on_main(model, test_loader, device, config)
+    result.wall_time_s = elapsed + time.perf_counter() - started
     return result
+
+
+def _train_epoch(step: TrainStep, epoch: int, train_loader: Iterable, test_loader: Iterable,
+                 unlabelled: Iterator[torch.Tensor] | None,
+                 desc: str) -> tuple[EpochMetrics, torch.Tensor | None, torch.Tensor | None]:
+    """One epoch of training at its scheduled learning rate, then the test set: (metrics, test logits, labels)."""
+    model, device, config = step.model, step.device, step.config
+    start = time.perf_counter()
+    lr = config.lr_at(epoch)
+    for group in step.optimizer.param_groups:
+        group["lr"] = lr
+    model.train()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    with value_checks(device.type != "cuda"):  # on CUDA they would sync every step; the epoch loss is checked below
+        for x, y in train_loader:
+            loss, logits = step(x, y, None if unlabelled is None else next(unlabelled))
+            loss_sum += loss * y.numel()
+            correct += (logits.argmax(1) == y).sum()
+            seen += y.numel()
+    loss_total, correct_total, seen = _summed_over_ranks(loss_sum, correct, seen)
+    if seen == 0:
+        raise ValueError("the training loader yielded no batch (data set smaller than one batch?)")
+    test_loss, test_acc, logits, labels = evaluate_on_main(model, test_loader, device, config)
+    metrics = EpochMetrics(epoch + 1, lr, loss_total / seen, correct_total / seen,
+                           test_loss, test_acc, round(time.perf_counter() - start, 3))
+    if not math.isfinite(metrics.train_loss):
+        raise FloatingPointError(f"{desc}: training loss became {metrics.train_loss} in epoch {epoch + 1}")
+    return metrics, logits, labels

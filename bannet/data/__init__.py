@@ -1,7 +1,7 @@
 """Data sets for bannet: specs, whole splits, the device-resident fast loader and the torchvision path."""
 
 from .augment import PadCropFlip, ResizedCropFlip, build_augmentation
-from .device_loader import DeviceLoader
+from .device_loader import DeviceLoader, EndlessBatches
 from .imagewang import (ImageWangFolder, download_imagewang, find_imagewang, imagewang_classes,
                         imagewang_files, load_imagewang_split)
 from .specs import DATASETS, DatasetSpec, get_spec
@@ -9,7 +9,7 @@ from .splits import load_split, torchvision_dataset
 from .torchvision_path import spec_transform, torchvision_loader
 
 __all__ = [
-    "DATASETS", "DatasetSpec", "DeviceLoader", "ImageWangFolder", "PadCropFlip", "ResizedCropFlip",
+    "DATASETS", "DatasetSpec", "DeviceLoader", "EndlessBatches", "ImageWangFolder", "PadCropFlip", "ResizedCropFlip",
     "build_augmentation", "download_imagewang", "find_imagewang", "get_spec", "imagewang_classes",
     "imagewang_files", "load_imagewang_split", "load_split", "spec_transform", "torchvision_dataset",
     "torchvision_loader",

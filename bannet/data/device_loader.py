@@ -124,3 +124,50 @@ def _to_device(tensor: Tensor, device: torch.device) -> Tensor:
 def _seeded_from_global() -> torch.Generator:
     """A CPU generator seeded from torch's global RNG, so torch.manual_seed makes it reproducible."""
     return torch.Generator().manual_seed(int(torch.randint(2**62, ())))
+
+
+class EndlessBatches:
+    """A training DeviceLoader's image batches, pass after pass (a fresh permutation each), without end.
+
+    Its state (the generator's state when the current pass began, and how many batches of it were taken)
+    lets a resumed run continue inside a pass with exactly the batches it would have seen.
+    """
+
+    def __init__(self, loader: DeviceLoader) -> None:
+        if len(loader) == 0:
+            raise ValueError(f"{len(loader.labels)} images are fewer than one batch of {loader.global_batch_size}")
+        self.loader = loader
+        self._pass: Iterator[tuple[Tensor, Tensor]] | None = None
+        self._pass_start = loader.generator.get_state()
+        self._taken = 0
+
+    def __iter__(self) -> "EndlessBatches":
+        return self
+
+    def __next__(self) -> Tensor:
+        """The next image batch (its labels are dropped)."""
+        if self._pass is None:
+            self._pass_start, self._taken = self.loader.generator.get_state(), 0
+            self._pass = iter(self.loader)
+        batch = next(self._pass, None)
+        if batch is None:
+            self._pass = None
+            return next(self)
+        self._taken += 1
+        return batch[0]
+
+    def state_dict(self) -> dict:
+        """Where the stream stands: the current pass's starting generator state and the batches taken from it."""
+        started = self._pass is not None
+        return {"pass_start": self._pass_start if started else self.loader.generator.get_state(),
+                "taken": self._taken if started else 0}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue where a stream with this state stood (the pass's batches are recomputed up to that point)."""
+        self.loader.generator.set_state(state["pass_start"])
+        self._pass, self._pass_start, self._taken = None, state["pass_start"], 0
+        if state["taken"]:
+            self._pass_start, self._pass = self.loader.generator.get_state(), iter(self.loader)
+            for _ in range(state["taken"]):
+                next(self._pass)
+            self._taken = state["taken"]
