@@ -188,12 +188,15 @@ class StudyRunner:
             self._train_one(seed, position, spec, teacher, model_files)
 
     def _finished_models(self, seed: int, plan: list[ModelSpec]) -> set[str]:
-        """The models of the plan already recorded for this seed, each checked to share this run's settings."""
+        """The models of the plan already recorded for this seed, each checked to share this run's settings and to
+        have its outputs intact."""
         finished = set()
         for spec in plan:
             model_files = records.model_files(self.out, seed, spec.name)
             if records.is_finished(model_files):
                 self._check_same_settings(model_files)
+                records.load_outputs(model_files.logits)
+                records.verify(model_files, "logits")
                 finished.add(spec.name)
         return finished
 

@@ -1,12 +1,13 @@
-"""Training throughput on CIFAR-10: the plain PyTorch loop (a) against bannet's trainer (b), and the losses.
+"""Training throughput: the plain PyTorch loop (a) against bannet's trainer (b), and the losses.
 
-(a) is the loop every BAN repository uses: torchvision CIFAR10 + RandomCrop(32, 4) + RandomHorizontalFlip
-+ ToTensor + Normalize, a DataLoader with worker processes, fp32, an autograd loss, torch's default SGD.
+(a) is the loop every BAN repository uses: a torchvision Dataset + PIL transforms (CIFAR: RandomCrop(32, 4) +
+RandomHorizontalFlip; ResNet-18 at 64 px: RandomResizedCrop(64) + flip) + ToTensor + Normalize, a DataLoader
+with worker processes, fp32, an autograd loss, torch's default SGD.
 (b) is bannet's own code: the split resident on the device (DeviceLoader, augmentation on the device) and
-TrainStep (bf16 autocast and channels_last on CUDA, fused SGD, explicit-backward loss, teacher forward in
-inference mode, no host synchronisation inside the step). Each is timed for a label step ("ce") and a BAN
-student step ("ban", the teacher's forward included). Then every bannet loss's forward+backward is timed
-against a plain autograd implementation of the same formula.
+TrainStep (--precision auto: bf16 autocast and channels_last on GPUs and on CPUs with bf16 matrix instructions,
+fused or foreach SGD, explicit-backward loss, teacher forward in inference mode, no host synchronisation inside
+the step). Each is timed for a label step ("ce") and a BAN student step ("ban", the teacher's forward
+included). Then every bannet loss's forward+backward is timed against a plain autograd implementation.
 
     python benchmarks/train_throughput.py --data ROOT --out benchmarks/results/<gpu>-<date>.txt
 """
@@ -19,6 +20,7 @@ import multiprocessing.synchronize
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -28,19 +30,23 @@ from torch import Tensor, nn
 from torch.utils.benchmark import Timer
 from torch.utils.data import DataLoader, Dataset
 
-from bannet.data import DATASETS, DeviceLoader, load_split, spec_transform, torchvision_dataset
+from bannet.data import DATASETS, DatasetSpec, DeviceLoader, load_split, spec_transform, torchvision_dataset
 from bannet.losses import build_loss, dkpp_targets, value_checks
 from bannet.models import build
+from bannet.precision import PRECISIONS, resolve_precision
 from bannet.provenance import device_name, git_commit
 from bannet.settings import data_root
 from bannet.train import TrainConfig, TrainStep, make_optimizer, prepare_model
 
 CIFAR = DATASETS["cifar10"]
-MODELS = ["wrn-28-1", "wrn-28-2", "densenet-112-33"]
+SMALL_IMAGEWANG = replace(DATASETS["imagewang"], image_size=64)  # ResNet-18's laptop-scale input
+INPUTS = {"resnet18": SMALL_IMAGEWANG}  # every other model trains on CIFAR-10
+MODELS = ["wrn-28-1", "wrn-16-2", "resnet18"]
 LOSSES = ["ce", "ban", "ban+l", "cwtm", "dkpp"]
 LOSS_SHAPES = [(128, 10), (128, 100)]
 RANDOM_SPLIT_SIZE = 50_000
-SPEEDUP_TARGET = ("wrn-28-1", 4.0)
+SMALL_IMAGEWANG_SIZE = 10_000
+SPEEDUP_TARGET = {"cuda": ("wrn-28-1", 4.0), "cpu": ("wrn-28-1", 2.5)}
 STUDENT_TARGET = 1.35
 LOSS_TARGET = 1.1
 
@@ -151,9 +157,9 @@ def images_per_second(step: Callable[[Tensor, Tensor], object], batches: Iterato
 
 
 def fresh_model(name: str, seed: int) -> nn.Module:
-    """A freshly initialised CIFAR-10 model, seeded."""
+    """A freshly initialised model for its input (CIFAR-10, or 64-px ImageWang for ResNet-18), seeded."""
     torch.manual_seed(seed)
-    return build(name, CIFAR.num_classes)
+    return build(name, INPUTS.get(name, CIFAR).num_classes)
 
 
 def plain_throughput(name: str, batches: Iterator, config: TrainConfig, device: torch.device,
@@ -173,11 +179,11 @@ def bannet_step(name: str, loss: str, config: TrainConfig, device: torch.device,
 
 
 def fast_loader(images: Tensor, labels: Tensor, config: TrainConfig, device: torch.device,
-                seed: int = 0) -> DeviceLoader:
-    """bannet's device-resident training loader of the split, channels_last as the trainer uses it."""
-    return DeviceLoader(images, labels, CIFAR, config.batch_size, train=True, device=device,
+                seed: int = 0, spec: DatasetSpec = CIFAR) -> DeviceLoader:
+    """bannet's device-resident training loader of the split, in the memory format the trainer uses."""
+    return DeviceLoader(images, labels, spec, config.batch_size, train=True, device=device,
                         generator=torch.Generator().manual_seed(seed),
-                        channels_last=device.type == "cuda" and config.channels_last)
+                        channels_last=resolve_precision(config.precision, device).channels_last)
 
 
 def bannet_throughput(name: str, batches: Iterator, config: TrainConfig, device: torch.device,
@@ -259,17 +265,42 @@ def loss_times(name: str, batch: int, classes: int, device: torch.device) -> tup
 
 # ---- data and report ------------------------------------------------------------------------------
 
-def training_data(root: Path) -> tuple[Dataset, Tensor, Tensor, str]:
-    """(plain Dataset, uint8 images, int64 labels, description) of CIFAR-10's training split, random without it."""
+@dataclass
+class Workload:
+    """One input of the benchmark: the plain path's Dataset, the same pixels as uint8 tensors, and their spec."""
+
+    dataset: Dataset
+    images: Tensor
+    labels: Tensor
+    spec: DatasetSpec
+    description: str
+
+
+def random_pixels(spec: DatasetSpec, n: int) -> tuple[Tensor, Tensor]:
+    """n seeded random uint8 images and labels of the spec's shape."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, spec.channels, spec.image_size, spec.image_size), generator=generator,
+                           dtype=torch.uint8)
+    return images, torch.randint(0, spec.num_classes, (n,), generator=generator)
+
+
+def training_data(root: Path) -> Workload:
+    """CIFAR-10's training split (random tensors of its shape without it); the plain path reads it as torchvision does."""
     if (root / "cifar-10-batches-py").is_dir():
         images, labels = load_split("cifar10", train=True, root=root, download=False)
         dataset = torchvision_dataset("cifar10", True, root, download=False, transform=spec_transform(CIFAR, True))
-        return dataset, images, labels, f"CIFAR-10 training split from {root} (real)"
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (RANDOM_SPLIT_SIZE, 3, 32, 32), generator=generator, dtype=torch.uint8)
-    labels = torch.randint(0, CIFAR.num_classes, (RANDOM_SPLIT_SIZE,), generator=generator)
-    dataset = PixelDataset(images, labels, spec_transform(CIFAR, True))
-    return dataset, images, labels, f"random tensors shaped like CIFAR-10 (no cifar-10-batches-py under {root})"
+        return Workload(dataset, images, labels, CIFAR, "CIFAR-10 training split (real)")
+    images, labels = random_pixels(CIFAR, RANDOM_SPLIT_SIZE)
+    return Workload(PixelDataset(images, labels, spec_transform(CIFAR, True)), images, labels, CIFAR,
+                    "random tensors shaped like CIFAR-10 (no cifar-10-batches-py under the data root)")
+
+
+def small_imagewang_data() -> Workload:
+    """Random 64-px images of ImageWang's 20 classes; both paths start from decoded pixels (a JPEG decode would
+    only slow the plain path further)."""
+    images, labels = random_pixels(SMALL_IMAGEWANG, SMALL_IMAGEWANG_SIZE)
+    return Workload(PixelDataset(images, labels, spec_transform(SMALL_IMAGEWANG, True)), images, labels,
+                    SMALL_IMAGEWANG, "random decoded 64-px images of 20 classes, RandomResizedCrop(64) + flip")
 
 
 class Report:
@@ -291,12 +322,12 @@ class Report:
 
 def target_lines(speedups: dict[str, float], student_costs: dict[str, float], loss_ratios: list[float],
                  device: torch.device) -> list[str]:
-    """The issue's targets (set for an H100) against this run's numbers, one line each."""
+    """The project's targets for this kind of device against this run's numbers, one line each."""
     def line(what: str, bound: str, value: float, met: bool) -> str:
         return f"  {what:<52}{bound:>8}{value:>8.2f}  {'met' if met else 'NOT met'}"
 
-    lines = [f"targets (set for an H100; this run: {device_name(device)}):"]
-    model, speedup = SPEEDUP_TARGET
+    lines = [f"targets ({'GPU' if device.type == 'cuda' else 'CPU'}; this run: {device_name(device)}):"]
+    model, speedup = SPEEDUP_TARGET[device.type]
     if model in speedups:
         lines.append(line(f"(b)/(a) label step, {model}", f">= {speedup:.2f}", speedups[model],
                           speedups[model] >= speedup))
@@ -322,12 +353,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="auto", help="auto (cuda when available), cuda, cuda:1, cpu")
     parser.add_argument("--compile", action="store_true", help="torch.compile the student in (b)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="(b)'s precision, as bannet run's")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="DataLoader workers of (a)")
     parser.add_argument("--share", type=int, nargs="*", default=[],
                         help="also time K processes training the first model at once on the device, for each K given")
     parser.add_argument("--skip-losses", action="store_true", help="do not time the losses")
     parser.add_argument("--out", type=Path, default=None, help="also write the report to this file")
     args = parser.parse_args(argv)
+    if args.share and args.models[0] in INPUTS:
+        parser.error(f"--share times the first model on CIFAR-10: put a CIFAR model first, not {args.models[0]}")
     if args.steps < 1 or args.warmup < 1:
         parser.error(f"--steps and --warmup must be >= 1 (warm-up also absorbs compilation), got "
                      f"{args.steps} and {args.warmup}")
@@ -335,33 +369,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def report_header(report: Report, args: argparse.Namespace, config: TrainConfig, device: torch.device,
-                  description: str) -> None:
+                  workloads: dict[str, Workload]) -> None:
     """Where, when, on what and how the numbers were taken."""
     fast = device.type == "cuda"
+    precision = resolve_precision(config.precision, device)
     report("bannet training throughput: the plain PyTorch loop (a) against bannet's trainer (b)")
-    report(f"device {device_name(device)} | torch {torch.__version__} | {os.cpu_count()} CPUs | "
+    report(f"device {device_name(device)} | torch {torch.__version__} | CPU capability "
+           f"{torch.backends.cpu.get_cpu_capability()} | {os.cpu_count()} CPUs | "
            f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')} | git {git_commit()}")
-    report(f"data: {description}")
+    for name in args.models:
+        report(f"data of {name}: {workloads[name].description}")
     report(f"batch {args.batch_size}, {args.steps} timed steps after {args.warmup} warm-up steps per measurement")
-    report(f"(a) torchvision Dataset + RandomCrop(32, 4) + flip + ToTensor + Normalize, DataLoader with "
+    report(f"(a) torchvision Dataset + PIL augmentation + ToTensor + Normalize, DataLoader with "
            f"{args.workers} workers{', pinned' if fast else ''}; fp32; autograd loss; torch.optim.SGD (default)")
     on = {True: "on", False: "off"}
-    report(f"(b) bannet DeviceLoader (augmentation on the device) + TrainStep; "
-           f"bf16 autocast {on[fast and config.bf16]}, channels_last {on[fast and config.channels_last]}, {'fused' if fast else 'foreach'} SGD, "
-           f"explicit-backward loss, compile {on[config.compile]}")
+    report(f"(b) bannet DeviceLoader (augmentation on the device) + TrainStep; --precision {config.precision}: "
+           f"{precision.to_dict()['compute']}, {precision.to_dict()['memory_format']}; "
+           f"{'fused' if fast else 'foreach'} SGD, explicit-backward loss, compile {on[config.compile]}")
     report("label step = ce; student step = ban with a same-architecture teacher, its forward included")
 
 
 def report_training(report: Report, args: argparse.Namespace, config: TrainConfig, device: torch.device,
-                    dataset: Dataset, images: Tensor, labels: Tensor) -> tuple[dict[str, float], dict[str, float]]:
+                    workloads: dict[str, Workload]) -> tuple[dict[str, float], dict[str, float]]:
     """The (a)/(b) table; returns the label-step speedups b/a and (b)'s student/label time ratios per model."""
     columns = ("model", "(a) label", "(b) label", "b/a", "(a) student", "(b) student", "b/a",
                "student/label time (a)", "(b)")
     report("{:<16}{:>11}{:>11}{:>7}{:>13}{:>13}{:>7}{:>24}{:>7}".format(*columns) + "   [images/s]")
-    plain_batches = endless(plain_loader(dataset, args.batch_size, args.workers, device))
-    fast_batches = endless(fast_loader(images, labels, config, device))
     speedups, student_costs = {}, {}
     for name in args.models:
+        data = workloads[name]
+        plain_batches = endless(plain_loader(data.dataset, args.batch_size, args.workers, device))
+        fast_batches = endless(fast_loader(data.images, data.labels, config, device, spec=data.spec))
         a_label, a_student = plain_throughput(name, plain_batches, config, device, args)
         b_label, b_student = bannet_throughput(name, fast_batches, config, device, args)
         speedups[name], student_costs[name] = b_label / a_label, b_label / b_student
@@ -404,19 +442,21 @@ def main(argv: list[str] | None = None) -> None:
     """Measure, print the report and write it to --out."""
     args = parse_args(argv)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
-    config = TrainConfig(epochs=1, batch_size=args.batch_size, compile=args.compile)
-    dataset, images, labels, description = training_data(data_root(args.data))
+    config = TrainConfig(epochs=1, batch_size=args.batch_size, compile=args.compile, precision=args.precision)
+    cifar = training_data(data_root(args.data))
+    workloads = {name: small_imagewang_data() if INPUTS.get(name) is SMALL_IMAGEWANG else cifar
+                 for name in args.models}
     report = Report()
-    report_header(report, args, config, device, description)
+    report_header(report, args, config, device, workloads)
     report()
-    speedups, student_costs = report_training(report, args, config, device, dataset, images, labels)
+    speedups, student_costs = report_training(report, args, config, device, workloads)
     loss_ratios = []
     if not args.skip_losses:
         report()
         loss_ratios = report_losses(report, device)
     if args.share:
         report()
-        report_sharing(report, args, config, device, images, labels)
+        report_sharing(report, args, config, device, cifar.images, cifar.labels)
     report()
     for line in target_lines(speedups, student_costs, loss_ratios, device):
         report(line)

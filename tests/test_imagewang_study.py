@@ -10,7 +10,7 @@ from torch import nn
 
 from bannet import born_again, records
 from bannet.born_again import StudyData, load_study_data, run_study, study_plan
-from bannet.data import imagewang_files, load_split
+from bannet.data import EndlessBatches, imagewang_files, load_split
 from bannet.losses import ban_loss, build_loss
 from bannet.models import build
 from bannet.presets import PRESETS, get_preset
@@ -21,7 +21,6 @@ from test_distributed import _spawn as spawn
 
 CPU = torch.device("cpu")
 NAME = "imagewang-densenet121-resnet18"
-endless_images = born_again._endless_images
 TINY = replace(get_preset(NAME, "smoke"), teacher_arch="preresnet-14", student_arch="preresnet-8", max_image_size=16,
                batch_size=8, train_subset=None, test_subset=None, unlabelled_subset=10)
 
@@ -83,12 +82,14 @@ def test_step_loss_is_ban_on_labelled_plus_ban_on_unlabelled():
 def test_ban_unsup_trains_on_cycled_unsup_batches_and_records_them(tiny_imagewang, tmp_path, monkeypatch):
     drawn = []
 
-    def counted(loader):
-        for x in endless_images(loader):
-            drawn.append(x.shape)
-            yield x
+    next_batch = EndlessBatches.__next__
 
-    monkeypatch.setattr(born_again, "_endless_images", counted)
+    def counted(stream):
+        x = next_batch(stream)
+        drawn.append(x.shape)
+        return x
+
+    monkeypatch.setattr(EndlessBatches, "__next__", counted)
     data = load_study_data(TINY, tiny_imagewang, download=False)
     run_study(TINY, [0], tmp_path, CPU, data=data, progress=False, log=lambda _: None)
     # 24 labelled images make 3 steps of 8; 10 unsup images make 1 batch of 8 per pass: it cycled 3 times

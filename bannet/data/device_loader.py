@@ -146,13 +146,14 @@ class EndlessBatches:
 
     def __next__(self) -> Tensor:
         """The next image batch (its labels are dropped)."""
-        if self._pass is None:
-            self._pass_start, self._taken = self.loader.generator.get_state(), 0
-            self._pass = iter(self.loader)
-        batch = next(self._pass, None)
-        if batch is None:
-            self._pass = None
-            return next(self)
+        batch = None
+        while batch is None:  # a pass ended: the next begins (the loader holds at least one batch)
+            if self._pass is None:
+                self._pass_start, self._taken = self.loader.generator.get_state(), 0
+                self._pass = iter(self.loader)
+            batch = next(self._pass, None)
+            if batch is None:
+                self._pass = None
         self._taken += 1
         return batch[0]
 
