@@ -19,27 +19,34 @@ from bannet.errors import InvalidInput
 from bannet.precision import resolve_precision
 from bannet.provenance import provenance
 from bannet.settings import data_root
-from bannet.train import EpochMetrics, TrainConfig, TrainResult, prepare_model, train_model
+from bannet.train import EpochMetrics, TrainConfig, TrainResult, evaluate, prepare_model, train_model
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model of a study: its name, architecture, loss, the model that teaches it (None: labels only), and
-    whether it also distils its teacher's outputs on the unlabelled split."""
+    """One model of a study: its name, architecture, loss, the model that teaches it (None: labels only), whether
+    it also distils its teacher's outputs on the unlabelled split, its schedule's length in preset epochs, and the
+    model whose training-set confidence sets its label-smoothing mass (loss "ls")."""
 
     name: str
     arch: str
     loss: str
     teacher: str | None = None
     unlabelled: bool = False
+    epochs_factor: int = 1
+    smoothing_from: str | None = None
 
 
-_STUDY_SHAPE_FIELDS = {"description", "generations", "students", "ensemble_of", "paper", "paper_source"}
+_STUDY_SHAPE_FIELDS = {"description", "generations", "students", "ensemble_of", "paper", "paper_source",
+                       "independent_models", "equal_compute", "label_smoothing"}
 
 
 def study_plan(preset: Preset) -> list[ModelSpec]:
     """Models in training order: teacher, the student architecture from labels when it differs, BAN-1..K, other
-    students, and `ban-unsup` (BAN on the labelled and the unlabelled images) when the preset asks for it."""
+    students, then the controls the preset asks for: `ls` (uniform label smoothing with the teacher's mean
+    non-top mass), `indep-2..` (label-trained models with their own seeds, for ensembles paired with BANE-k by
+    seed), `teacher-2x` (the teacher's schedule stretched to twice the epochs), and `ban-unsup` (BAN on the
+    labelled and the unlabelled images)."""
     plan = [ModelSpec("teacher", preset.teacher_arch, "ce")]
     if preset.cross_architecture:
         plan.append(ModelSpec("label", preset.student_arch, "ce"))
@@ -48,9 +55,29 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
         plan.append(ModelSpec(f"ban-{k}", preset.student_arch, GENERATION_LOSS, previous))
         previous = f"ban-{k}"
     plan += [ModelSpec(loss, preset.student_arch, loss, "teacher") for loss in preset.students]
+    if preset.label_smoothing:
+        plan.append(ModelSpec("ls", preset.student_arch, "ls", smoothing_from="teacher"))
+    plan += [ModelSpec(f"indep-{k}", preset.teacher_arch, "ce") for k in range(2, preset.independent_models + 2)]
+    if preset.equal_compute:
+        plan.append(ModelSpec("teacher-2x", preset.teacher_arch, "ce", epochs_factor=2))
     if preset.unlabelled:
         plan.append(ModelSpec("ban-unsup", preset.student_arch, GENERATION_LOSS, "teacher", unlabelled=True))
     return plan
+
+
+def required_models(plan: list[ModelSpec], names: list[str]) -> list[ModelSpec]:
+    """The named models of the plan and every model they need (teachers, smoothing sources), in plan order."""
+    by_name = {spec.name: spec for spec in plan}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise InvalidInput(f"--models {' '.join(unknown)}: not in this study; its models: {', '.join(by_name)}")
+    needed, pending = set(), list(names)
+    while pending:
+        spec = by_name[pending.pop()]
+        if spec.name not in needed:
+            needed.add(spec.name)
+            pending += [name for name in (spec.teacher, spec.smoothing_from) if name]
+    return [spec for spec in plan if spec.name in needed]
 
 
 @dataclass
@@ -171,10 +198,12 @@ class StudyRunner:
         model.load_state_dict(distributed.from_main(lambda: records.load_checkpoint(files)))
         return model
 
-    def run_seed(self, seed: int) -> None:
-        """Train every unfinished model of one seed in plan order; finished ones are never retrained."""
+    def run_seed(self, seed: int, models: list[str] | None = None) -> None:
+        """Train every unfinished model of one seed in plan order (only `models` and what they need, when given);
+        finished ones are never retrained."""
         plan = study_plan(self.preset)
         by_name = {spec.name: spec for spec in plan}
+        wanted = {spec.name for spec in required_models(plan, models)} if models else set(by_name)
         if distributed.is_main():
             for stale in files.remove_stale_temporaries(records.seed_dir(self.out, seed)):
                 self.log(f"seed {seed}: removed {stale.name}, left by a run killed while writing")
@@ -184,8 +213,10 @@ class StudyRunner:
             if spec.name in finished:
                 self.log(f"seed {seed} {spec.name}: recorded, skipped")
                 continue
+            if spec.name not in wanted:
+                continue
             teacher = self._load_model(seed, by_name[spec.teacher]) if spec.teacher else None
-            self._train_one(seed, position, spec, teacher, model_files)
+            self._train_one(seed, position, spec, teacher, model_files, teaches=self._teaches(plan, spec))
 
     def _finished_models(self, seed: int, plan: list[ModelSpec]) -> set[str]:
         """The models of the plan already recorded for this seed, each checked to share this run's settings and to
@@ -213,38 +244,67 @@ class StudyRunner:
             raise InvalidInput(f"{files.record} was recorded with other settings ({', '.join(differ)}) than "
                              f"{self.preset.name} [{self.profile}]: use another --out, or delete it to retrain")
 
+    @staticmethod
+    def _teaches(plan: list[ModelSpec], spec: ModelSpec) -> bool:
+        """Whether another model of the plan learns from this one's outputs or confidence."""
+        return any(spec.name in (other.teacher, other.smoothing_from) for other in plan)
+
+    def _loss_settings(self, seed: int, spec: ModelSpec, model_seed: int) -> dict:
+        """The loss's keyword arguments: DKPP's per-rank seed; for "ls", the smoothing source's non-top mass."""
+        if spec.loss == "dkpp":
+            return {"seed": distributed.rank_seed(model_seed)}  # own draws per rank
+        if spec.smoothing_from is not None:
+            source = records.model_files(self.out, seed, spec.smoothing_from).record
+            return {"mass": distributed.from_main(
+                lambda: records.load_record(source)["train_confidence"]["mean_non_top_mass"])}
+        return {}
+
     def _train_one(self, seed: int, position: int, spec: ModelSpec, teacher: nn.Module | None,
-                   files: records.ModelFiles) -> None:
+                   files: records.ModelFiles, teaches: bool = False) -> None:
         model_seed = derived_seed(seed, spec.name)
         torch.manual_seed(model_seed)
         model = self._new_model(spec.arch)
-        dkpp_seed = {"seed": distributed.rank_seed(model_seed)} if spec.loss == "dkpp" else {}  # own draws per rank
-        loss_fn = build_loss(spec.loss, **dkpp_seed)
+        loss_settings = self._loss_settings(seed, spec, model_seed)
+        loss_fn = build_loss(spec.loss, **loss_settings)
+        config = replace(self.config, epochs=self.config.epochs * spec.epochs_factor)
         callback = (lambda m: self.on_epoch(spec, m)) if self.on_epoch else None
         unlabelled = self._unlabelled_batches(derived_seed(model_seed, "unlabelled")) if spec.unlabelled else None
         if distributed.is_main() and files.state.is_file():
             self.log(f"seed {seed} {spec.name}: resuming from its training state {files.state.name}")
         result = train_model(model, loss_fn, self._loader(True, model_seed), self._loader(False, model_seed),
-                             self.config, self.device, teacher=teacher, progress=self.progress,
+                             config, self.device, teacher=teacher, progress=self.progress,
                              desc=f"seed {seed} {spec.name}", on_epoch=callback, unlabelled=unlabelled,
                              state_file=files.state if distributed.is_main() else None)
         if distributed.is_main():
-            self._save(seed, position, spec, model, result, files)
+            extra = {"loss_settings": {k: v for k, v in loss_settings.items() if k != "seed"}}
+            if teaches:
+                extra["train_confidence"] = self._train_confidence(model, config)
+            self._save(seed, position, spec, model, result, files, config, extra)
         distributed.barrier()  # the other ranks go on once the record is written
 
+    def _train_confidence(self, model: nn.Module, config: TrainConfig) -> dict:
+        """The model's mean largest softmax probability and mean non-top mass on the training images, without
+        augmentation: what its students learn from."""
+        plain = self._device_loader(self._train_on_device, self.data.train_labels.to(self.device), False, 0)
+        _, _, logits, _ = evaluate(model, plain, self.device, config)
+        top = logits.softmax(1).amax(1).double()
+        return {"mean_max_prob": top.mean().item(), "mean_non_top_mass": (1 - top).mean().item(),
+                "images": len(top), "augmentation": "none"}
+
     def _save(self, seed: int, position: int, spec: ModelSpec, model: nn.Module, result: TrainResult,
-              files: records.ModelFiles) -> None:
+              files: records.ModelFiles, config: TrainConfig, extra: dict) -> None:
         """Write a trained model's record (with provenance), test logits and checkpoint; rank 0 only."""
         record = {
             "study": self.preset.name, "profile": self.profile, "seed": seed, "model": asdict(spec), "position": position,
-            "preset": asdict(self.preset), "train": self.config.to_dict(),
+            "preset": asdict(self.preset), "train": config.to_dict(), **extra,
             "parallel": {"world_size": distributed.world_size(), "global_batch": self.config.batch_size,
                          "per_rank_batch": self.per_rank_batch, "lr": self.config.lr},
             "data": {"dataset": self.preset.dataset, "train_size": len(self.data.train_labels),
                      "test_size": len(self.data.test_labels), "image_size": self.data.spec.image_size,
                      "unlabelled_size": len(self._unlabelled_on_device) if spec.unlabelled else 0},
             "num_params": count_parameters(model),
-            "test_accuracy": result.test_accuracy, "test_error_pct": 100 * (1 - result.test_accuracy),
+            "test_accuracy": result.test_accuracy,
+            "test_error_pct": records.error_pct(result.test_logits.argmax(1), result.test_labels),
             "epochs": [asdict(m) for m in result.history],
             "provenance": provenance(self.device, result.wall_time_s, self.precision),
         }
@@ -280,9 +340,11 @@ def check_out(out: Path, preset: Preset, profile: str) -> None:
 def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device, data: StudyData | None = None,
               root: str | Path | None = None, profile: str = "full", progress: bool = True,
               log: Callable[[str], None] = print, compile: bool = False, precision: str = "auto",
-              download: bool = True) -> Path:
+              download: bool = True, models: list[str] | None = None) -> Path:
     """Run (or resume) a whole study into `out`, seed after seed; returns `out`. Inputs are checked before training."""
     check_seeds(seeds)
+    if models:
+        required_models(study_plan(preset), models)  # an unknown name fails before anything loads or trains
     if distributed.is_main():
         check_out(out, preset, profile)
     if data is None:
@@ -290,5 +352,5 @@ def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device,
             data = load_study_data(preset, root, download)
     runner = StudyRunner(preset, out, data, device, profile, progress, log, compile=compile, precision=precision)
     for seed in seeds:
-        runner.run_seed(seed)
+        runner.run_seed(seed, models)
     return Path(out)

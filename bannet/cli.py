@@ -12,7 +12,7 @@ from queue import SimpleQueue
 import torch
 
 from bannet import distributed
-from bannet.born_again import check_out, check_seeds, run_study, study_plan
+from bannet.born_again import check_out, check_seeds, required_models, run_study, study_plan
 from bannet.errors import InvalidInput, UserError
 from bannet.precision import PRECISIONS
 from bannet.presets import PRESETS, PROFILES, Preset, get_preset
@@ -46,6 +46,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset, args.profile)
     out = Path(args.out or Path("runs") / (preset.name if args.profile == "full" else f"{preset.name}-{args.profile}"))
     check_seeds(args.seeds)
+    if args.models:
+        required_models(study_plan(preset), args.models)
     if distributed.launched_by_torchrun():
         if args.jobs not in (None, 1):
             raise InvalidInput(f"--jobs {args.jobs} starts its own processes; under torchrun every process trains "
@@ -83,7 +85,7 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
         print(f"{preset.name} [{args.profile}] on {device}{ranks}: {', '.join(s.name for s in study_plan(preset))}; "
               f"seeds {args.seeds}; {preset.epochs} epochs; records in {out}")
     run_study(preset, args.seeds, out, device, root=args.data, profile=args.profile, progress=not args.no_progress,
-              compile=args.compile, precision=args.precision, download=not args.no_download)
+              compile=args.compile, precision=args.precision, download=not args.no_download, models=args.models)
     if distributed.is_main():
         print(_study_table(load_study(out)))
     return 0
@@ -94,7 +96,8 @@ def _seed_command(args: argparse.Namespace, seed: int, out: Path) -> list[str]:
     command = [sys.executable, "-m", "bannet", "run", args.preset, "--seeds", str(seed), "--profile", args.profile,
                "--out", str(out), "--device", args.device, "--precision", args.precision, "--no-progress", "--jobs", "1"]
     flags = [flag for flag, on in (("--compile", args.compile), ("--no-download", args.no_download)) if on]
-    return command + (["--data", args.data] if args.data else []) + flags
+    models = ["--models", *args.models] if args.models else []
+    return command + (["--data", args.data] if args.data else []) + flags + models
 
 
 def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, jobs: int, gpus: list[str]) -> int:
@@ -174,6 +177,8 @@ def parser() -> argparse.ArgumentParser:
                           "(AMX, AVX512-BF16), fp32 elsewhere")
     run.add_argument("--no-download", action="store_true",
                      help="never download a data set: fail at once, saying where to put the official files")
+    run.add_argument("--models", nargs="+", help="train only these models of the plan (and the models they learn "
+                                                 "from), e.g. more seeds of teacher and ban-1")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--compile", action="store_true", help="torch.compile student and teacher (pays on long GPU runs)")
     run.add_argument("--jobs", type=int, help="seeds run at once, one process each, pinned to the visible GPUs "

@@ -4,6 +4,8 @@ from collections.abc import Sequence
 
 import torch
 
+from bannet import records
+
 
 def ensemble_probabilities(logits: Sequence[torch.Tensor]) -> torch.Tensor:
     """(1/k) Σ_j softmax(z_j): the BANE / independent-ensemble prediction."""
@@ -19,4 +21,4 @@ def error_pct(scores: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 test error in percent of logits or probabilities against labels."""
     if scores.shape[0] != labels.shape[0]:
         raise ValueError(f"{scores.shape[0]} predictions for {labels.shape[0]} labels")
-    return 100.0 * (scores.argmax(1) != labels).float().mean().item()
+    return records.error_pct(scores.argmax(1), labels)

@@ -16,6 +16,12 @@ class Preset:
     the data set's unlabelled split (capped at unlabelled_subset images). max_image_size: images with a
     larger side are downscaled to it when loaded. ensemble_of: k for the report's `ens{k}-<model>` rows
     (the students and the label-trained control, each averaged over k consecutive seeds).
+
+    Controls: independent_models = m adds `indep-2..m+1`, label-trained with their own seeds, so that
+    ens-k(seed) = {teacher, indep-2..k} pairs with BANE-k of the same seed; equal_compute adds `teacher-2x`
+    (twice the epochs, the same schedule stretched: as much training as teacher + BAN-1); label_smoothing
+    adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top probability on the
+    training set.
     """
 
     name: str
@@ -34,6 +40,9 @@ class Preset:
     unlabelled_subset: int | None = None
     max_image_size: int | None = None
     ensemble_of: int | None = None
+    independent_models: int = 0
+    equal_compute: bool = False
+    label_smoothing: bool = False
     paper: dict[str, float] = field(default_factory=dict)
     paper_source: str = ""
 

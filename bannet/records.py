@@ -35,18 +35,25 @@ class ModelFiles:
     state: Path
 
 
+def error_pct(predictions: torch.Tensor, labels: torch.Tensor) -> float:
+    """Test error (%) of predicted classes: 100 · mean(prediction ≠ label), in float64."""
+    return 100.0 * (predictions != labels).double().mean().item()
+
+
 @dataclass(frozen=True)
 class StoredOutputs:
-    """A model's test outputs as stored: logits (fp16, up to a per-row constant), labels, fp32 predictions."""
+    """A model's test outputs as stored: logits (fp16, up to a per-row constant), labels, and predictions: the
+    fp32 ones when `exact` (files written before they were stored give the fp16 logits' argmax instead)."""
 
     logits: torch.Tensor
     labels: torch.Tensor
     predictions: torch.Tensor
+    exact: bool = True
 
     @property
     def error_pct(self) -> float:
-        """Test error (%) of the fp32 predictions: the figure the model's record states."""
-        return 100.0 * (self.predictions != self.labels).double().mean().item()
+        """Test error (%) of the stored predictions."""
+        return error_pct(self.predictions, self.labels)
 
 
 def seed_dir(study_dir: Path, seed: int) -> Path:
@@ -111,11 +118,11 @@ def _read_outputs(path: Path) -> StoredOutputs:
     with np.load(path) as data:
         logits = torch.from_numpy(data["logits"].astype(np.float32))
         labels = torch.from_numpy(data["labels"])
-        predictions = (torch.from_numpy(data["predictions"]) if "predictions" in data.files
-                       else logits.argmax(1))  # files written before predictions were stored
+        exact = "predictions" in data.files
+        predictions = torch.from_numpy(data["predictions"]) if exact else logits.argmax(1)
     if logits.ndim != 2 or labels.shape != logits.shape[:1] or predictions.shape != labels.shape:
         raise ValueError(f"inconsistent shapes: logits {tuple(logits.shape)}, labels {tuple(labels.shape)}")
-    return StoredOutputs(logits, labels, predictions)
+    return StoredOutputs(logits, labels, predictions, exact)
 
 
 def load_outputs(path: Path) -> StoredOutputs:

@@ -30,6 +30,11 @@ class SeedModel:
         """Test labels."""
         return self.outputs.labels
 
+    @property
+    def error_pct(self) -> float:
+        """Test error (%) from the fp32 predictions; for files that predate them, the record's fp32 figure."""
+        return self.outputs.error_pct if self.outputs.exact else self.record["test_error_pct"]
+
 
 @dataclass
 class Study:
@@ -152,20 +157,31 @@ def seed_ensemble_errors(study: Study, model: str, k: int) -> dict[int, float]:
             for group in groups}
 
 
+def paired_ensemble_errors(study: Study, members: list[str]) -> dict[int, float]:
+    """Error (%) per seed of the mean softmax of `members` of that seed (the control and its independent
+    label-trained siblings), so that ens-k(seed) pairs with BANE-k(seed)."""
+    return {s: error_pct(ensemble_probabilities([study.models[s][m].logits for m in members]),
+                         study.models[s][members[0]].labels)
+            for s in study.seeds if all(m in study.models[s] for m in members)}
+
+
 def seed_errors(study: Study) -> dict[str, dict[int, float]]:
-    """Test error (%) per row and seed: every model, BANE-k (BAN-1..k of the seed), Ens-k (k label-trained models of
+    """Test error (%) per row and seed: every model, BANE-k (BAN-1..k of the seed), Ens-k (the control with its
+    independent siblings indep-2..k of the same seed where the preset trains them, else k control models of
     consecutive seeds), and where the preset sets ensemble_of = k, ens{k}-<model> for its students and the control."""
     table: dict[str, dict[int, float]] = {}
     for name in study.model_names():
-        table[name] = {s: study.models[s][name].outputs.error_pct for s in study.seeds if name in study.models[s]}
+        table[name] = {s: study.models[s][name].error_pct for s in study.seeds if name in study.models[s]}
     for k in range(2, _generations(study) + 1):
         members = [f"ban-{j}" for j in range(1, k + 1)]
         table[f"bane-{k}"] = {s: error_pct(ensemble_probabilities([study.models[s][m].logits for m in members]),
                                            study.models[s]["ban-1"].labels)
                               for s in study.seeds if all(m in study.models[s] for m in members)}
     control = control_model(study)
+    independent = _preset_setting(study, "independent_models") or 0
     for k in range(2, max(_generations(study), 1) + 1):
-        table[f"ens-{k}"] = seed_ensemble_errors(study, control, k)
+        table[f"ens-{k}"] = (paired_ensemble_errors(study, [control] + [f"indep-{j}" for j in range(2, k + 1)])
+                             if k <= independent + 1 else seed_ensemble_errors(study, control, k))
     k = _preset_setting(study, "ensemble_of")
     if k is not None:
         for model in [*(_preset_setting(study, "students") or ()), control]:
@@ -187,10 +203,10 @@ def summarize(study: Study, baseline: str = "teacher", confidence: float = 0.95)
     return rows
 
 
-def _pm(mean: float, ci: float) -> str:
+def _pm(mean: float, ci: float, digits: int = 2) -> str:
     if math.isnan(mean):
         return ""
-    return f"{mean:.2f}" if math.isnan(ci) else f"{mean:.2f} ± {ci:.2f}"
+    return f"{mean:.{digits}f}" if math.isnan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
 
 
 def format_table(rows: list[Row], paper: dict[str, float] | None = None, baseline: str = "teacher") -> str:
@@ -200,4 +216,42 @@ def format_table(rows: list[Row], paper: dict[str, float] | None = None, baselin
     for row in rows:
         quoted = f"{paper[row.name]:.2f}" if row.name in paper else ""
         lines.append(f"| {row.name} | {row.n} | {_pm(row.mean, row.ci)} | {_pm(row.diff_mean, row.diff_ci)} | {quoted} |")
+    return "\n".join(lines)
+
+
+@dataclass
+class Fidelity:
+    """How closely a student matches the model that taught it, per seed: top-1 agreement (%) and KL(teacher ‖ student)."""
+
+    name: str
+    teacher: str
+    agreement: dict[int, float]
+    kl: dict[int, float]
+
+
+def fidelity(study: Study) -> list[Fidelity]:
+    """For every student, agreement of its fp32 predictions with its teacher's and the mean KL(p_teacher ‖ q_student)
+    (nats, float64 softmax of the stored logits) on the test set, per seed (Stanton et al. 2021)."""
+    rows = []
+    for name in study.model_names():
+        teacher = next(m[name].record["model"].get("teacher") for m in study.models.values() if name in m)
+        seeds = [s for s in study.seeds if teacher is not None and {name, teacher} <= study.models[s].keys()]
+        if not seeds:
+            continue
+        agreement, kl = {}, {}
+        for seed in seeds:
+            student, source = study.models[seed][name], study.models[seed][teacher]
+            agreement[seed] = 100.0 * (student.outputs.predictions == source.outputs.predictions).double().mean().item()
+            log_p, log_q = source.logits.double().log_softmax(1), student.logits.double().log_softmax(1)
+            kl[seed] = (log_p.exp() * (log_p - log_q)).sum(1).mean().item()
+        rows.append(Fidelity(name, teacher, agreement, kl))
+    return rows
+
+
+def format_fidelity(rows: list[Fidelity], confidence: float = 0.95) -> str:
+    """A Markdown table of fidelity: student, teacher, seeds, top-1 agreement % and KL, each mean ± CI."""
+    lines = ["| student | teacher | seeds | top-1 agreement % | KL(teacher ‖ student), nats |", "|---|---|---|---|---|"]
+    for row in rows:
+        agreement, kl = mean_ci(list(row.agreement.values()), confidence), mean_ci(list(row.kl.values()), confidence)
+        lines.append(f"| {row.name} | {row.teacher} | {len(row.agreement)} | {_pm(*agreement)} | {_pm(*kl, digits=3)} |")
     return "\n".join(lines)

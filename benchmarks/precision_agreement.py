@@ -14,29 +14,10 @@ from pathlib import Path
 
 import torch
 
-from bannet.data import DATASETS, DeviceLoader, load_split
-from bannet.losses import build_loss
-from bannet.models import build
-from bannet.precision import resolve_precision
+from bannet.data import load_split
 from bannet.provenance import device_name, git_commit
 from bannet.stats import mean_ci
-from bannet.train import TrainConfig, prepare_model, train_model
-
-CIFAR = DATASETS["cifar10"]
-
-
-def train_once(arch: str, precision: str, seed: int, epochs: int, data: tuple, device: torch.device) -> float:
-    """Test error (%) of `arch` trained from labels for `epochs` epochs in `precision`, seeded `seed`."""
-    config = TrainConfig(epochs=epochs, precision=precision)
-    channels_last = resolve_precision(precision, device).channels_last
-    train_images, train_labels, test_images, test_labels = data
-    loader = lambda x, y, train: DeviceLoader(x, y, CIFAR, config.batch_size, train, device, channels_last=channels_last,
-                                              generator=torch.Generator().manual_seed(seed))
-    torch.manual_seed(seed)
-    model = prepare_model(build(arch, CIFAR.num_classes), device, config)
-    result = train_model(model, build_loss("ce"), loader(train_images, train_labels, True),
-                         loader(test_images, test_labels, False), config, device, progress=False)
-    return 100 * (1 - result.test_accuracy)
+from label_training import train_from_labels
 
 
 def summary(errors: dict[str, list[float]]) -> list[str]:
@@ -77,7 +58,8 @@ def main() -> None:
     errors: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for seed in args.seeds:
         for precision in errors:
-            errors[precision].append(train_once(args.arch, precision, seed, args.epochs, data, device))
+            result = train_from_labels(args.arch, "cifar10", data, args.epochs, seed, precision, device)
+            errors[precision].append(100 * (1 - result.test_accuracy))
         fp32, bf16 = errors["fp32"][-1], errors["bf16"][-1]
         lines.append(f"{seed:>4} {fp32:>13.2f} {bf16:>13.2f} {bf16 - fp32:>+12.2f}")
         print(lines[-1], flush=True)

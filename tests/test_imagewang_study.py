@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from bannet import born_again, records
+from bannet import records
 from bannet.born_again import StudyData, load_study_data, run_study, study_plan
 from bannet.data import EndlessBatches, imagewang_files, load_split
 from bannet.losses import ban_loss, build_loss

@@ -17,13 +17,16 @@ from bannet.losses import (
     cwtm_weights,
     dkpp_loss,
     dkpp_targets,
+    label_smoothing_loss,
     names,
     teacher_confidence,
 )
 
 BATCH, CLASSES = 6, 5
 TEACHER_LOSSES = ["ban", "ban+l", "cwtm", "dkpp"]
-LABEL_LOSSES = ["ce", "ban+l", "cwtm"]
+LABEL_LOSSES = ["ce", "ban+l", "cwtm", "ls"]
+LABEL_ONLY = {"ce", "ls"}
+MASS = 0.3  # the "ls" loss's wrong-class mass
 TEMPERATURES = [1.0, 0.5, 4.0]
 WEIGHTS = {"label_weight": 0.7, "teacher_weight": 1.3}
 
@@ -72,8 +75,12 @@ LOSSES = {
         lambda z, t, y, T: dkpp_loss(z, t, T, generator=seeded()),
         lambda z, t, y, T: reference_soft_target(z, dkpp_targets(F.softmax(t / T, dim=1), seeded()), T),
     ),
+    # torch's smoothing ε also puts ε/n on the true class: ε = m·n/(n−1) leaves exactly m on the wrong ones
+    "ls": (lambda z, t, y, T: label_smoothing_loss(z, y, MASS),
+           lambda z, t, y, T: F.cross_entropy(z, y, label_smoothing=MASS * CLASSES / (CLASSES - 1))),
 }
-LOSS_AND_T = [(name, T) for name in LOSSES for T in ([1.0] if name == "ce" else TEMPERATURES)]
+LOSS_AND_T = [(name, T) for name in LOSSES for T in ([1.0] if name in LABEL_ONLY else TEMPERATURES)]
+BUILD_KWARGS = {"dkpp": {"seed": 0}, "ls": {"mass": MASS}}
 
 
 @pytest.mark.parametrize(("name", "T"), LOSS_AND_T)
@@ -100,7 +107,7 @@ def test_float32_inputs_give_float32_loss_and_gradient(name):
     z, t, y = make_batch(torch.float32)
     z.requires_grad_()
     loss, _ = LOSSES[name]
-    value = loss(z, t, y, 2.0 if name != "ce" else 1.0)
+    value = loss(z, t, y, 2.0 if name not in LABEL_ONLY else 1.0)
     value.backward()
     assert value.dtype == torch.float32 and value.ndim == 0
     assert z.grad.dtype == torch.float32 and torch.isfinite(z.grad).all()
@@ -210,16 +217,17 @@ def test_dkpp_module_is_seeded_and_its_generator_state_is_saved():
 @pytest.mark.parametrize(("name", "T"), LOSS_AND_T)
 def test_registry_modules_match_functional_forms(name, T):
     z, t, y = make_batch()
-    kwargs = {"ce": {}, "ban": {"T": T}, "ban+l": {"T": T, **WEIGHTS}, "cwtm": {"T": T}, "dkpp": {"T": T, "seed": 0}}
+    kwargs = {"ce": {}, "ban": {"T": T}, "ban+l": {"T": T, **WEIGHTS}, "cwtm": {"T": T}, "dkpp": {"T": T, "seed": 0},
+              "ls": {"mass": MASS}}
     module = build_loss(name, **kwargs[name])
     assert isinstance(module, DistillationLoss)
-    assert module.needs_teacher == (name != "ce")
+    assert module.needs_teacher == (name not in LABEL_ONLY)
     torch.testing.assert_close(module(z, t if module.needs_teacher else None, y), LOSSES[name][0](z, t, y, T))
 
 
 def test_registry_names_and_unknown_name():
-    assert names() == ["ce", "ban", "ban+l", "cwtm", "dkpp"]
-    with pytest.raises(ValueError, match=r"unknown loss 'kd'.*ce, ban, ban\+l, cwtm, dkpp"):
+    assert names() == ["ce", "ban", "ban+l", "cwtm", "dkpp", "ls"]
+    with pytest.raises(ValueError, match=r"unknown loss 'kd'.*ce, ban, ban\+l, cwtm, dkpp, ls"):
         build_loss("kd")
 
 
@@ -265,7 +273,7 @@ INVALID_CASES = [
 
 @pytest.mark.parametrize(("name", "corrupt", "message"), INVALID_CASES)
 def test_invalid_inputs_raise_value_error(name, corrupt, message):
-    loss = build_loss(name, seed=0) if name == "dkpp" else build_loss(name)
+    loss = build_loss(name, **BUILD_KWARGS.get(name, {}))
     with pytest.raises(ValueError, match=message):
         loss(*corrupt(*make_batch()))
 
@@ -298,3 +306,17 @@ def test_cwtm_rejects_non_scalar_normaliser():
 def test_dkpp_targets_rejects_non_matrix():
     with pytest.raises(ValueError, match="probs must be a 2-D floating-point Tensor"):
         dkpp_targets(torch.ones(CLASSES))
+
+
+def test_label_smoothing_puts_exactly_the_mass_on_the_wrong_classes():
+    from bannet.losses import smoothed_targets
+    targets = smoothed_targets(torch.tensor([2, 0]), 5, 0.2)
+    torch.testing.assert_close(targets.sum(1), torch.ones(2))
+    assert targets[0, 2] == pytest.approx(0.8) and targets[0, 0] == pytest.approx(0.05)
+    assert (1 - targets.gather(1, torch.tensor([[2], [0]]))).squeeze(1).tolist() == pytest.approx([0.2, 0.2])
+
+
+@pytest.mark.parametrize("mass", [-0.1, 1.0, math.nan, "0.1", True])
+def test_label_smoothing_rejects_a_bad_mass(mass):
+    with pytest.raises(ValueError, match="smoothing mass"):
+        build_loss("ls", mass=mass)

@@ -6,6 +6,7 @@ from .base import DistillationLoss, TemperedDistillationLoss
 from .ce import CELoss, ce_loss, weighted_cross_entropy
 from .cwtm import CWTMLoss, cwtm_loss, cwtm_weights, teacher_confidence
 from .dkpp import DKPPLoss, dkpp_loss, dkpp_targets
+from .label_smoothing import LabelSmoothingLoss, label_smoothing_loss, smoothed_targets
 from ._validation import value_checks
 from .soft_target import soft_target_cross_entropy, teacher_probabilities
 
@@ -15,6 +16,7 @@ _LOSSES: dict[str, type[DistillationLoss]] = {
     "ban+l": BANLLoss,
     "cwtm": CWTMLoss,
     "dkpp": DKPPLoss,
+    "ls": LabelSmoothingLoss,
 }
 
 
@@ -24,7 +26,7 @@ def names() -> list[str]:
 
 
 def build_loss(name: str, **kwargs) -> DistillationLoss:
-    """Instantiate the registered loss `name` with its keyword arguments (e.g. T=2.0, seed=0)."""
+    """Instantiate the registered loss `name` with its keyword arguments (e.g. T=2.0, seed=0, mass=0.1)."""
     if name not in _LOSSES:
         raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(names())}")
     return _LOSSES[name](**kwargs)
@@ -37,6 +39,7 @@ __all__ = [
     "CWTMLoss",
     "DKPPLoss",
     "DistillationLoss",
+    "LabelSmoothingLoss",
     "TemperedDistillationLoss",
     "ban_l_loss",
     "ban_loss",
@@ -46,7 +49,9 @@ __all__ = [
     "cwtm_weights",
     "dkpp_loss",
     "dkpp_targets",
+    "label_smoothing_loss",
     "names",
+    "smoothed_targets",
     "soft_target_cross_entropy",
     "teacher_confidence",
     "teacher_probabilities",

@@ -1,0 +1,79 @@
+"""The controls the paper lacked: seed-paired independent ensembles, equal compute, label smoothing, fidelity."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from bannet import records
+from bannet.born_again import required_models, run_study, study_plan
+from bannet.ensembles import ensemble_probabilities, error_pct
+from bannet.errors import InvalidInput
+from bannet.presets import get_preset
+from bannet.report import fidelity, format_fidelity, load_study, seed_errors
+
+CPU = torch.device("cpu")
+CONTROLS = replace(get_preset("mnist-mlp", "smoke"), epochs=1, batch_size=64, generations=2, students=("cwtm",),
+                   independent_models=1, equal_compute=True, label_smoothing=True)
+quiet = {"progress": False, "log": lambda _: None}
+
+
+def test_the_plan_adds_each_control_after_the_students():
+    plan = study_plan(CONTROLS)
+    assert [(s.name, s.loss, s.teacher, s.epochs_factor, s.smoothing_from) for s in plan] == [
+        ("teacher", "ce", None, 1, None), ("ban-1", "ban", "teacher", 1, None), ("ban-2", "ban", "ban-1", 1, None),
+        ("cwtm", "cwtm", "teacher", 1, None), ("ls", "ls", None, 1, "teacher"), ("indep-2", "ce", None, 1, None),
+        ("teacher-2x", "ce", None, 2, None)]
+    assert [s.name for s in required_models(plan, ["ban-2", "ls"])] == ["teacher", "ban-1", "ban-2", "ls"]
+    with pytest.raises(InvalidInput, match="--models ban-9: not in this study"):
+        required_models(plan, ["ban-9"])
+
+
+@pytest.fixture(scope="module")
+def controls_study(tmp_path_factory):
+    from conftest import tiny_mnist_like
+    out = tmp_path_factory.mktemp("controls")
+    run_study(CONTROLS, [0, 1], out, CPU, data=tiny_mnist_like(), **quiet)
+    return out
+
+
+def test_records_of_the_controls(controls_study):
+    record = lambda name: records.load_record(records.model_files(controls_study, 0, name).record)
+    confidence = record("teacher")["train_confidence"]
+    assert confidence["images"] == 256 and confidence["augmentation"] == "none"
+    assert confidence["mean_max_prob"] + confidence["mean_non_top_mass"] == pytest.approx(1.0)
+    assert record("ls")["loss_settings"] == {"mass": confidence["mean_non_top_mass"]}
+    assert "train_confidence" in record("ban-1") and "train_confidence" not in record("ban-2")  # ban-2 teaches no one
+    assert len(record("teacher-2x")["epochs"]) == 2 * len(record("teacher")["epochs"])
+    assert record("teacher-2x")["train"]["epochs"] == 2 * CONTROLS.epochs
+    teacher = records.load_checkpoint(records.model_files(controls_study, 0, "teacher"))
+    sibling = records.load_checkpoint(records.model_files(controls_study, 0, "indep-2"))
+    assert not all(torch.equal(teacher[k], sibling[k]) for k in teacher)  # its own seed
+
+
+def test_independent_ensembles_pair_with_bane_by_seed(controls_study):
+    study = load_study(controls_study)
+    table = seed_errors(study)
+    assert set(table["ens-2"]) == set(table["bane-2"]) == {0, 1}  # one per seed, not disjoint groups of seeds
+    for seed in (0, 1):
+        members = [study.models[seed][m].logits for m in ("teacher", "indep-2")]
+        assert table["ens-2"][seed] == error_pct(ensemble_probabilities(members), study.models[seed]["teacher"].labels)
+    assert {"ls", "teacher-2x", "indep-2"} <= table.keys()
+
+
+def test_fidelity_of_each_student_to_its_own_teacher(controls_study):
+    study = load_study(controls_study)
+    rows = {row.name: row for row in fidelity(study)}
+    assert set(rows) == {"ban-1", "ban-2", "cwtm"} and rows["ban-2"].teacher == "ban-1"
+    student, teacher = study.models[1]["ban-2"], study.models[1]["ban-1"]
+    expected = 100 * (student.outputs.predictions == teacher.outputs.predictions).double().mean().item()
+    assert rows["ban-2"].agreement[1] == expected and all(kl >= 0 for kl in rows["ban-2"].kl.values())
+    p = teacher.logits.double().softmax(1)
+    expected_kl = torch.nn.functional.kl_div(student.logits.double().log_softmax(1), p, reduction="batchmean").item()
+    assert rows["ban-2"].kl[1] == pytest.approx(expected_kl)
+    assert "| ban-2 | ban-1 | 2 |" in format_fidelity(list(rows.values()))
+
+
+def test_models_trains_only_what_is_named_and_needed(tmp_path, tiny_data):
+    run_study(CONTROLS, [3], tmp_path, CPU, data=tiny_data, models=["ban-1"], **quiet)
+    assert {p.stem for p in (tmp_path / "seed-3").glob("*.json")} == {"teacher", "ban-1"}
