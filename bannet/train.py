@@ -229,7 +229,7 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
         bar.set_postfix(loss=f"{metrics.train_loss:.3f}", test_acc=f"{metrics.test_acc:.4f}")
         if on_epoch is not None:
             on_epoch(metrics)
-    if result.test_logits is None:  # every epoch was done before a kill that came before the record was written
+    if first_epoch == config.epochs:  # every epoch was done before a kill that came before the record was written
         *_, result.test_logits, result.test_labels = evaluate_on_main(model, test_loader, device, config)
     result.wall_time_s = elapsed + time.perf_counter() - started
     return result

@@ -42,7 +42,9 @@ CIFAR = DATASETS["cifar10"]
 SMALL_IMAGEWANG = replace(DATASETS["imagewang"], image_size=64)  # ResNet-18's laptop-scale input
 INPUTS = {"resnet18": SMALL_IMAGEWANG}  # every other model trains on CIFAR-10
 MODELS = ["wrn-28-1", "wrn-16-2", "resnet18"]
-LOSSES = ["ce", "ban", "ban+l", "cwtm", "dkpp"]
+LOSSES = ["ce", "ban", "ban+l", "cwtm", "dkpp", "ls"]
+LS_MASS = 0.1  # the label-smoothing control's wrong-class mass in the timings and references
+LOSS_KWARGS = {"dkpp": {"seed": 0}, "ls": {"mass": LS_MASS}}
 LOSS_SHAPES = [(128, 10), (128, 100)]
 RANDOM_SPLIT_SIZE = 50_000
 SMALL_IMAGEWANG_SIZE = 10_000
@@ -95,8 +97,12 @@ def reference_loss(name: str, T: float = 1.0, seed: int = 0) -> Callable[[Tensor
     def dkpp(z: Tensor, t: Tensor, y: Tensor) -> Tensor:
         return soft_cross_entropy(z, dkpp_targets(F.softmax(t / T, dim=1), generator), T)
 
+    def ls(z: Tensor, t: Tensor, y: Tensor) -> Tensor:  # torch's ε also gives ε/n to the true class
+        classes = z.shape[1]
+        return F.cross_entropy(z, y, label_smoothing=LS_MASS * classes / (classes - 1))
+
     references = {"ce": lambda z, t, y: F.cross_entropy(z, y), "ban": ban,
-                  "ban+l": lambda z, t, y: F.cross_entropy(z, y) + ban(z, t, y), "cwtm": cwtm, "dkpp": dkpp}
+                  "ban+l": lambda z, t, y: F.cross_entropy(z, y) + ban(z, t, y), "cwtm": cwtm, "dkpp": dkpp, "ls": ls}
     if name not in references:
         raise ValueError(f"no reference for loss {name!r}; known: {', '.join(references)}")
     return references[name]
@@ -240,8 +246,7 @@ def loss_times(name: str, batch: int, classes: int, device: torch.device) -> tup
     z = torch.randn(batch, classes, generator=generator).to(device).requires_grad_()
     t = (3 * torch.randn(batch, classes, generator=generator)).to(device)
     y = torch.randint(0, classes, (batch,), generator=generator).to(device)
-    kwargs = {"seed": 0} if name == "dkpp" else {}
-    candidates = {"explicit": build_loss(name, **kwargs), "autograd": reference_loss(name)}
+    candidates = {"explicit": build_loss(name, **LOSS_KWARGS.get(name, {})), "autograd": reference_loss(name)}
     values, grads = [], []
     for loss in candidates.values():
         z.grad = None

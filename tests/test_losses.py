@@ -17,6 +17,7 @@ from bannet.losses import (
     cwtm_weights,
     dkpp_loss,
     dkpp_targets,
+    control_names,
     label_smoothing_loss,
     names,
     teacher_confidence,
@@ -226,7 +227,7 @@ def test_registry_modules_match_functional_forms(name, T):
 
 
 def test_registry_names_and_unknown_name():
-    assert names() == ["ce", "ban", "ban+l", "cwtm", "dkpp", "ls"]
+    assert names() == ["ce", "ban", "ban+l", "cwtm", "dkpp"] and control_names() == ["ls"]
     with pytest.raises(ValueError, match=r"unknown loss 'kd'.*ce, ban, ban\+l, cwtm, dkpp, ls"):
         build_loss("kd")
 
@@ -245,11 +246,11 @@ def _with_entry(logits, value):
 
 # (case id, losses it applies to, bad (z, t, y) from a good batch, expected message)
 INVALID_INPUTS = [
-    ("student-1d", names(), lambda z, t, y: (z[0], t, y), "student_logits must be 2-D"),
-    ("student-3d", names(), lambda z, t, y: (z[None], t, y), "student_logits must be 2-D"),
-    ("student-int", names(), lambda z, t, y: (z.long(), t, y), "student_logits must have a floating-point dtype"),
-    ("student-nan", names(), lambda z, t, y: (_with_entry(z, math.nan), t, y), "student_logits contain non-finite"),
-    ("student-inf", names(), lambda z, t, y: (_with_entry(z, math.inf), t, y), "student_logits contain non-finite"),
+    ("student-1d", names() + control_names(), lambda z, t, y: (z[0], t, y), "student_logits must be 2-D"),
+    ("student-3d", names() + control_names(), lambda z, t, y: (z[None], t, y), "student_logits must be 2-D"),
+    ("student-int", names() + control_names(), lambda z, t, y: (z.long(), t, y), "student_logits must have a floating-point dtype"),
+    ("student-nan", names() + control_names(), lambda z, t, y: (_with_entry(z, math.nan), t, y), "student_logits contain non-finite"),
+    ("student-inf", names() + control_names(), lambda z, t, y: (_with_entry(z, math.inf), t, y), "student_logits contain non-finite"),
     ("teacher-none", TEACHER_LOSSES, lambda z, t, y: (z, None, y), "teacher_logits are required"),
     ("teacher-classes", TEACHER_LOSSES, lambda z, t, y: (z, t[:, :-1], y), "class-count mismatch"),
     ("teacher-batch", TEACHER_LOSSES, lambda z, t, y: (z, t[:-1], y), "batch-size mismatch"),

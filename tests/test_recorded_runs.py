@@ -54,9 +54,20 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
     generations = max(int(n.split("-")[1]) for n in rows if n.startswith("ban-"))
     seeds = study.seeds
     for k in range(2, generations + 1):
-        for seed in seeds:
+        complete = [s for s in seeds if all((study_dir / f"seed-{s}" / f"ban-{j}.json").exists() for j in range(1, k + 1))]
+        assert set(rows[f"bane-{k}"].errors) == set(complete)
+        for seed in complete:
             bane = [study_dir / f"seed-{seed}" / f"ban-{j}.logits.npz" for j in range(1, k + 1)]
             assert rows[f"bane-{k}"].errors[seed] == pytest.approx(_ensemble_error(bane), abs=1e-4)
+        independent = study.first_record()["preset"].get("independent_models", 0)
+        if k <= independent + 1:  # the teacher and its siblings indep-2..k of the same seed
+            members = ["teacher", *(f"indep-{j}" for j in range(2, k + 1))]
+            paired = [s for s in seeds if all((study_dir / f"seed-{s}" / f"{m}.json").exists() for m in members)]
+            assert set(rows[f"ens-{k}"].errors) == set(paired)
+            for seed in paired:
+                files = [study_dir / f"seed-{seed}" / f"{m}.logits.npz" for m in members]
+                assert rows[f"ens-{k}"].errors[seed] == pytest.approx(_ensemble_error(files), abs=1e-4)
+            continue
         groups = [seeds[i:i + k] for i in range(0, len(seeds) - k + 1, k)]  # disjoint groups of k teachers
         assert set(rows[f"ens-{k}"].errors) == {group[0] for group in groups}
         for group in groups:

@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
 THREE_EPOCHS = replace(get_preset("mnist-mlp", "smoke"), epochs=3, batch_size=64, generations=1, students=("dkpp",))
 
-# Trains THREE_EPOCHS on the tiny set with one thread; with a marker path, it stops for good inside dkpp's
-# second epoch, after that epoch's state is saved, so the parent can SIGKILL it there.
+# Trains THREE_EPOCHS on the tiny set with one thread; with a marker path and an epoch, it stops for good after
+# that epoch of dkpp, once its state is saved (before the record, for the last epoch), so the parent can SIGKILL it.
 SCRIPT = """
 import sys, time
 from pathlib import Path
@@ -31,11 +31,11 @@ torch.set_num_threads(1)
 from bannet.born_again import run_study
 from conftest import tiny_mnist_like
 from test_resume import THREE_EPOCHS
-out, marker = Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None
+out, marker, kill_epoch = Path(sys.argv[1]), *(sys.argv[2:] or [None, None])
 
 def on_epoch(spec, metrics):
     print(f"trained {spec.name} epoch {metrics.epoch}", flush=True)
-    if marker and spec.name == "dkpp" and metrics.epoch == 2:
+    if marker and spec.name == "dkpp" and metrics.epoch == int(kill_epoch):
         Path(marker).write_text("killed here")
         time.sleep(600)
 
@@ -57,10 +57,18 @@ def _finish(process: subprocess.Popen) -> str:
     return output
 
 
-def test_a_model_killed_mid_training_resumes_from_its_last_epoch_bit_identical(tmp_path):
-    reference, interrupted, marker = tmp_path / "reference", tmp_path / "interrupted", tmp_path / "marker"
-    _finish(_script(str(reference)))
-    first = _script(str(interrupted), str(marker))
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The study trained without interruption."""
+    out = tmp_path_factory.mktemp("reference")
+    _finish(_script(str(out)))
+    return out
+
+
+@pytest.mark.parametrize("kill_epoch", [2, 3])  # inside the model; after its last epoch, before its record
+def test_a_model_killed_mid_training_resumes_from_its_last_epoch_bit_identical(tmp_path, reference, kill_epoch):
+    interrupted, marker = tmp_path / "interrupted", tmp_path / "marker"
+    first = _script(str(interrupted), str(marker), str(kill_epoch))
     deadline = time.time() + 300
     while not marker.exists() and first.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -70,7 +78,7 @@ def test_a_model_killed_mid_training_resumes_from_its_last_epoch_bit_identical(t
     state = records.model_files(interrupted, 0, "dkpp").state
     assert state.is_file() and not records.model_files(interrupted, 0, "dkpp").record.exists()
     output = _finish(_script(str(interrupted)))
-    assert output.count("trained dkpp epoch") == 1 and "trained dkpp epoch 3" in output  # epochs 1-2 not redone
+    assert output.count("trained dkpp epoch") == 3 - kill_epoch  # the finished epochs are not trained again
     assert "trained teacher" not in output and "trained ban-1" not in output
     assert not state.exists()  # removed once the record is written
     for spec in study_plan(THREE_EPOCHS):

@@ -16,20 +16,28 @@ _LOSSES: dict[str, type[DistillationLoss]] = {
     "ban+l": BANLLoss,
     "cwtm": CWTMLoss,
     "dkpp": DKPPLoss,
+}
+_CONTROLS: dict[str, type[DistillationLoss]] = {
     "ls": LabelSmoothingLoss,
 }
 
 
 def names() -> list[str]:
-    """The registered loss names, in registry order."""
+    """The paper's losses, in registry order."""
     return list(_LOSSES)
 
 
+def control_names() -> list[str]:
+    """The control losses the book adds beside the paper's (uniform label smoothing)."""
+    return list(_CONTROLS)
+
+
 def build_loss(name: str, **kwargs) -> DistillationLoss:
-    """Instantiate the registered loss `name` with its keyword arguments (e.g. T=2.0, seed=0, mass=0.1)."""
-    if name not in _LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(names())}")
-    return _LOSSES[name](**kwargs)
+    """Instantiate the paper's or control loss `name` with its keyword arguments (e.g. T=2.0, seed=0, mass=0.1)."""
+    registry = {**_LOSSES, **_CONTROLS}
+    if name not in registry:
+        raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(registry)}")
+    return registry[name](**kwargs)
 
 
 __all__ = [
@@ -46,6 +54,7 @@ __all__ = [
     "build_loss",
     "ce_loss",
     "cwtm_loss",
+    "control_names",
     "cwtm_weights",
     "dkpp_loss",
     "dkpp_targets",
