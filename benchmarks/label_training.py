@@ -10,11 +10,11 @@ from bannet.train import TrainConfig, TrainResult, prepare_model, train_model
 
 
 def train_from_labels(arch: str, dataset: str, data: tuple, epochs: int, seed: int, precision: str = "auto",
-                      device: torch.device = torch.device("cpu")) -> TrainResult:
+                      device: torch.device = torch.device("cpu"), compile: bool = False) -> TrainResult:
     """Train `arch` on (train images, train labels, test images, test labels) of `dataset` with SGD 0.9 Nesterov,
     wd 5e-4, lr 0.1 ×0.2 at 30/60/80% of `epochs`, batch 128, the data set's augmentation; seeded by `seed`."""
     spec = DATASETS[dataset]
-    config = TrainConfig(epochs=epochs, precision=precision)
+    config = TrainConfig(epochs=epochs, precision=precision, compile=compile)
     channels_last = resolve_precision(precision, device).channels_last
     train_images, train_labels, test_images, test_labels = data
     loader = lambda x, y, train: DeviceLoader(x, y, spec, config.batch_size, train, device, channels_last=channels_last,

@@ -4,7 +4,7 @@ Each candidate is ARCH:EPOCHS, trained with the book's recipe compressed to EPOC
 Give candidates of about equal cost (epochs × seconds per epoch) and the lowest test error wins the budget;
 the printout states each one's error, its training seconds and its seconds per epoch on this machine.
 
-    python benchmarks/schedule_pilot.py --dataset cifar100 --candidates wrn-16-1:15 wrn-28-1:9 wrn-16-2:7 \
+    python benchmarks/schedule_pilot.py --dataset cifar100 --compile --candidates wrn-16-1:20 wrn-28-1:14 wrn-16-2:11 \
         --out benchmarks/results/pilot-cifar100-<machine>-<date>.txt
 """
 
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar100", choices=["cifar10", "cifar100"])
     parser.add_argument("--candidates", type=candidate, nargs="+", required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the models, as `bannet run --compile`")
     parser.add_argument("--data", type=Path, default=None, help="data root (default $BANNET_DATA)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -42,13 +43,14 @@ def main() -> None:
     data = (*load_split(args.dataset, True, args.data, download=False),
             *load_split(args.dataset, False, args.data, download=False))
     classes = 100 if args.dataset == "cifar100" else 10
-    lines = [f"schedule pilot on {args.dataset}: label training, --precision auto, batch 128, seed {args.seed}",
+    lines = [f"schedule pilot on {args.dataset}: label training, --precision auto, compile {'on' if args.compile else 'off'}, "
+             f"batch 128, seed {args.seed}",
              f"{device_name(device)} | torch {torch.__version__} | git {git_commit()} | "
              f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}", "",
              f"{'model':<12}{'params':>10}{'epochs':>8}{'test error %':>14}{'train s':>9}{'s/epoch':>9}"]
     print("\n".join(lines), flush=True)
     for arch, epochs in args.candidates:
-        result = train_from_labels(arch, args.dataset, data, epochs, args.seed, "auto", device)
+        result = train_from_labels(arch, args.dataset, data, epochs, args.seed, "auto", device, args.compile)
         params = count_parameters(build(arch, classes))
         lines.append(f"{arch:<12}{params:>10,}{epochs:>8}{100 * (1 - result.test_accuracy):>14.2f}"
                      f"{result.wall_time_s:>9.0f}{result.wall_time_s / epochs:>9.1f}")

@@ -21,7 +21,7 @@ def real_data_root(name: str) -> Path:
     root = os.environ.get("BANNET_DATA")
     if root and (Path(root) / _MARKERS[name]).is_dir():
         return Path(root)
-    message = f"{name} not found under BANNET_DATA={root!r} (prepare it with ../shared/data/prepare.py)"
+    message = f"{name} not found under BANNET_DATA={root!r}; set BANNET_DATA to a folder holding the official files"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)

@@ -1,19 +1,29 @@
-"""Tests for bannet.data: the fast device path against torchvision, sharding, ImageWang labels, staging."""
+"""Tests for bannet.data: official files and downloads, the fast device path against torchvision, sharding,
+ImageWang labels, splitting a folder into pieces."""
 
 import dataclasses
 import random
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torchvision import transforms
+from torchvision import datasets, transforms
 from torchvision.datasets import ImageFolder
 
-from bannet.data import (DATASETS, DeviceLoader, ImageWangFolder, ResizedCropFlip, imagewang_classes,
-                         imagewang_files, load_imagewang_split, load_split, torchvision_dataset,
+import bannet.data.imagewang as imagewang
+from bannet.data import (DATASETS, DeviceLoader, ImageWangFolder, ResizedCropFlip, download_imagewang,
+                         imagewang_classes, imagewang_files, load_imagewang_split, load_split, torchvision_dataset,
                          torchvision_loader)
+from bannet.errors import DamagedFile, MissingFile
 
 from conftest import load_script, real_data_root
 CIFAR = DATASETS["cifar10"]
@@ -45,9 +55,140 @@ def test_load_split_rejects_unknown_name():
         load_split("svhn", train=True)
 
 
-def test_load_split_without_download_names_root_and_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match=f"{tmp_path}.*prepare.py --out {tmp_path} cifar10"):
-        load_split("cifar10", train=False, root=tmp_path, download=False)
+# ---- official files and downloads -----------------------------------------------------------------
+
+OFFICIAL_FILES = {  # what each data set's errors must tell the user to put under the data root
+    "mnist": ["MNIST/raw", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+              "t10k-labels-idx1-ubyte.gz"],
+    "cifar10": ["cifar-10-python.tar.gz", "cifar-10-batches-py/"],
+    "cifar100": ["cifar-100-python.tar.gz", "cifar-100-python/"],
+    "imagewang": ["imagewang-160/", "imagewang-320/", "imagewang-160.tgz"],
+}
+
+
+@contextmanager
+def stalling_server(reply: bytes = b"") -> Iterator[str]:
+    """http://127.0.0.1:PORT/ of a server that sends `reply` to each request, then never another byte.
+
+    Its thread holds the connections until the block ends (30 s at most), then closes them and stops.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    done = threading.Event()
+
+    def serve() -> None:
+        held = []
+        deadline = time.monotonic() + 30
+        while not done.is_set() and time.monotonic() < deadline:
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            held.append(connection)
+            if reply:
+                connection.settimeout(5)
+                connection.recv(1 << 16)
+                connection.sendall(reply)
+        for connection in held:
+            connection.close()
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        done.set()
+        thread.join()
+
+
+@pytest.fixture
+def downloads_from(monkeypatch):
+    """Point every data set's download at a base URL (torchvision's URLs and mirrors, ImageWang's archive)."""
+    def point(url: str) -> None:
+        monkeypatch.setattr(datasets.MNIST, "mirrors", [url])
+        monkeypatch.setattr(datasets.CIFAR10, "url", url + datasets.CIFAR10.filename)
+        monkeypatch.setattr(datasets.CIFAR100, "url", url + datasets.CIFAR100.filename)
+        monkeypatch.setattr(imagewang, "ARCHIVE_URL", url + "imagewang-{size}.tgz")
+    return point
+
+
+@pytest.fixture
+def no_network(monkeypatch) -> None:
+    """Opening any connection fails the test: what it checks must happen offline."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the test tried to use the network")
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def official_files_named(message: str, name: str, root: Path) -> bool:
+    """Whether an error message is one line naming the data root and every official file of the data set."""
+    return "\n" not in message and str(root) in message and all(f in message for f in OFFICIAL_FILES[name])
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_FILES))
+def test_a_download_that_never_answers_gives_up_and_names_the_official_files(name, tmp_path, downloads_from):
+    with stalling_server() as url:
+        downloads_from(url)
+        started = time.monotonic()
+        with pytest.raises(MissingFile) as caught:
+            load_split(name, train=False, root=tmp_path, timeout=1)
+        assert time.monotonic() - started < 10
+    message = str(caught.value)
+    assert message.startswith(f"{name} is not under data root {tmp_path} and downloading it failed "
+                              "(no answer within 1 s); put the official ")
+    assert message.endswith(", or rerun with network access") and official_files_named(message, name, tmp_path)
+    assert socket.getdefaulttimeout() is None  # the timeout held only for the download
+
+
+def test_a_stalled_imagewang_download_leaves_no_partial_archive(tmp_path, downloads_from):
+    headers_and_a_tenth_of_the_body = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + bytes(10)
+    with stalling_server(headers_and_a_tenth_of_the_body) as url:
+        downloads_from(url)
+        with pytest.raises(MissingFile, match=r"no answer within 1 s"):
+            download_imagewang(tmp_path, timeout=1)
+    assert list(tmp_path.iterdir()) == []  # no imagewang-160.tgz to pass for a whole archive next time
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_FILES))
+def test_load_split_without_download_says_where_to_put_the_official_files(name, tmp_path, no_network):
+    with pytest.raises(MissingFile) as caught:
+        load_split(name, train=False, root=tmp_path, download=False)
+    message = str(caught.value)
+    assert message.startswith(f"{name} is not under data root {tmp_path}; put the official ")
+    assert "download=True" in message and official_files_named(message, name, tmp_path)
+
+
+def test_official_mnist_archives_in_place_are_unpacked_without_network(tmp_path, no_network):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for archive in (real_data_root("mnist") / "MNIST" / "raw").glob("*-ubyte.gz"):
+        shutil.copy(archive, raw)
+    images, labels = load_split("mnist", train=False, root=tmp_path, download=False)
+    assert images.shape == (10_000, 1, 28, 28) and len(labels) == 10_000
+    damaged = raw / "train-labels-idx1-ubyte.gz"
+    with damaged.open("r+b") as file:
+        file.truncate(100)
+    with pytest.raises(DamagedFile, match=f"mnist: {re.escape(str(damaged))} is damaged .*; delete it and "
+                                          "download mnist again, or replace it with the official file"):
+        load_split("mnist", train=False, root=tmp_path, download=False)
+
+
+@pytest.mark.parametrize("download", [True, False])
+def test_a_truncated_or_missing_cifar_batch_is_named_before_any_download(download, tmp_path, no_network):
+    folder = tmp_path / "cifar-10-batches-py"
+    shutil.copytree(real_data_root("cifar10") / "cifar-10-batches-py", folder)
+    batch = folder / "data_batch_3"
+    with batch.open("r+b") as file:
+        file.truncate(batch.stat().st_size // 2)
+    with pytest.raises(DamagedFile, match=rf"^cifar10: {re.escape(str(batch))} is damaged \(its md5 is not the "
+                                          r"official \w+\); delete it and download cifar10 again, or replace it "
+                                          "with the official file$"):
+        load_split("cifar10", train=False, root=tmp_path, download=download)
+    batch.unlink()
+    with pytest.raises(DamagedFile, match=f"^cifar10: {re.escape(str(batch))} is missing; put the official file "
+                                          f"there, or delete {re.escape(str(folder))} and download cifar10 again$"):
+        load_split("cifar10", train=False, root=tmp_path, download=download)
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10", "cifar100"])
@@ -272,26 +413,33 @@ def test_broken_imagewang_folders_raise_clear_errors(imagewang_root, tmp_path):
         ImageWangFolder(imagewang_root, "val")
 
 
-# ---- staging ImageWang for the GPU machine ---------------------------------------------------------
+# ---- splitting a data folder into pieces -----------------------------------------------------------
 
-def test_stage_and_unstage_round_trip(imagewang_root, tmp_path):
-    script = load_script("scripts/stage_imagewang.py")
+def files_under(folder: Path) -> dict[Path, bytes]:
+    """Every file under folder, by path relative to it, with its bytes."""
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_split_into_pieces_and_join_them_back_byte_identical(imagewang_root, tmp_path):
+    script = load_script("scripts/split_folder.py")
     source = imagewang_root / "imagewang-128"
-    staged, restored = tmp_path / "staged", tmp_path / "restored"
+    pieces, rebuilt = tmp_path / "pieces", tmp_path / "rebuilt"
     piece_mib = 24 / 1024
-    assert script.main(["stage", "--src", str(source), "--out", str(staged), "--piece-mib", str(piece_mib)]) == 0
-    pieces = sorted(staged.glob("iw-*/*.tar"))
-    assert len(pieces) >= 3
-    assert all(p.stat().st_size <= piece_mib * 2**20 for p in pieces)
-    first_only = tmp_path / "first"
-    (first_only / "iw-1").mkdir(parents=True)
-    pieces[0].rename(first_only / "iw-1" / pieces[0].name)
-    assert script.main(["unstage", "--staged", str(first_only), "--out", str(restored)]) == script.INCOMPLETE
-    assert script.main(["unstage", "--staged", str(staged), "--out", str(restored)]) == 0
-    wanted = sorted(p.relative_to(source) for p in source.rglob("*") if p.is_file() and "unsup" not in p.parts)
-    got = sorted(p.relative_to(restored / "imagewang-128") for p in (restored / "imagewang-128").rglob("*")
-                 if p.is_file())
-    assert got == wanted
-    assert all((source / p).read_bytes() == (restored / "imagewang-128" / p).read_bytes() for p in wanted)
+    assert script.main(["split", "--src", str(source), "--out", str(pieces), "--piece-mib", str(piece_mib),
+                        "--only", "train", "val"]) == 0
+    tars = sorted(pieces.glob("imagewang-128.part-*.tar"))
+    assert len(tars) >= 3 and all(p.stat().st_size <= piece_mib * 2**20 for p in tars)
+    first_only = tmp_path / "arrived" / "one"
+    first_only.mkdir(parents=True)
+    tars[0].rename(first_only / tars[0].name)
+    assert script.main(["join", "--pieces", str(first_only.parent), "--out", str(rebuilt)]) == script.INCOMPLETE
+    shutil.rmtree(first_only)  # joined pieces may go: the ledger remembers them
+    assert script.main(["join", "--pieces", str(pieces), "--out", str(rebuilt)]) == 0
+    wanted = {path: data for path, data in files_under(source).items() if "unsup" not in path.parts}
+    assert files_under(rebuilt / "imagewang-128") == wanted
+    everything = tmp_path / "everything"
+    script.split(source, everything, piece_mib)
+    script.join(everything, tmp_path / "all")
+    assert files_under(tmp_path / "all" / "imagewang-128") == files_under(source)
     with pytest.raises(ValueError, match="does not fit"):
-        script.stage(source, tmp_path / "tiny", 1 / 1024, ["train"])
+        script.split(source, tmp_path / "tiny", 1 / 1024, ["train"])

@@ -6,7 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from bannet.models import PAPER_PARAMS, build, count_parameters, names, preresnet, wrn
+from bannet.errors import InvalidInput
+from bannet.models import PAPER_DENSENETS, PAPER_PARAMS, build, count_parameters, names, preresnet, wrn
+from bannet.models.densenet import DenseLayer
 
 TOO_BIG_FOR_A_CPU_FORWARD = {"wrn-28-10", "densenet-80-120"}
 INPUT_SHAPES = {"mlp": (1, 28, 28), "resnet18": (3, 64, 64), "densenet121": (3, 64, 64)}
@@ -108,7 +110,7 @@ def test_wrn_dropout_is_active_only_in_training():
 @pytest.mark.parametrize("name", ["", "wrn", "wrn-28", "wrn-28-1-2", "WRN-28-1", "resnet-18", "densenet-112",
                                   "preresnet-x", "preresnet-110 ", "vgg16"])
 def test_unknown_or_ill_formed_names_raise(name):
-    with pytest.raises(ValueError, match="unknown model name"):
+    with pytest.raises(InvalidInput, match="unknown model name"):
         build(name, 10)
 
 
@@ -117,6 +119,21 @@ def test_unknown_or_ill_formed_names_raise(name):
 def test_invalid_depth_or_width_raises(name):
     with pytest.raises(ValueError):
         build(name, 10)
+
+
+@pytest.mark.parametrize("name, fix", [("densenet-117-33", "use 112 or 118, the nearest valid depths"),
+                                       ("densenet-8-12", "use 10, the smallest valid depth"),
+                                       ("densenet-90-12", "use 88 or 94"), ("densenet-80-60", "use 76 or 82")])
+def test_densenet_depth_must_be_6n_plus_4_and_the_error_names_the_nearest(name, fix):
+    with pytest.raises(InvalidInput, match=rf"DenseNet-BC depth must be 6n\+4 with n >= 1, got \d+; {fix}"):
+        build(name, 10)
+
+
+def test_only_the_papers_densenet_names_build_the_6n_plus_4_depth_below():
+    assert PAPER_DENSENETS == {"densenet-90-60": "densenet-88-60", "densenet-80-80": "densenet-76-80",
+                               "densenet-80-120": "densenet-76-120"}
+    layers = [m for m in build("densenet-90-60", 10).modules() if isinstance(m, DenseLayer)]
+    assert len(layers) == 3 * 14 and layers[0].conv[2].out_channels == 60  # 88 = 6 * 14 + 4, growth 60
 
 
 def test_invalid_dropout_and_width_raise():

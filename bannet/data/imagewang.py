@@ -2,9 +2,9 @@
 
 Labels are indexed over the 20 TRAINING classes (sorted wnids of train/), so the 10 Imagewoof
 classes of val/ land on the outputs they were trained on. (A plain ImageFolder on val/ would number
-its own 10 folders 0–9 and score garbage.) Works on the folder built by
-/work/shared/data/imagewang.py (`imagewang-128/`) and the official archives (`imagewang-160/`,
-`imagewang-320/`) alike.
+its own 10 folders 0–9 and score garbage.) Works on the official archives from fast.ai
+(`imagewang-160/`, `imagewang-320/`, see download_imagewang) and on a rebuild at 128 pixels in the
+same layout (`imagewang-128/`) alike.
 """
 
 from concurrent.futures import ProcessPoolExecutor
@@ -16,18 +16,21 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..errors import DamagedFile, InvalidInput, MissingFile
+from .download import DOWNLOAD_TIMEOUT_S, download_deadline, not_found
+
 SPLITS = ("train", "val", "unsup")
 FOLDERS = ("imagewang-128", "imagewang-160", "imagewang-320")
+OFFICIAL_SIZES = (160, 320)
 ARCHIVE_URL = "https://s3.amazonaws.com/fast-ai-imageclas/imagewang-{size}.tgz"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
-PREPARE_HINT = ("build it with `python /work/shared/data/imagewang.py --imagenette SRC --imagewoof SRC "
-                "--out ROOT` or fetch the official archive with download_imagewang(ROOT)")
 
 
-def find_imagewang(root: str | Path, download: bool = False) -> Path:
+def find_imagewang(root: str | Path, download: bool = False, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
     """The ImageWang folder under root (root itself if it holds train/, else imagewang-128/-160/-320).
 
-    When none exists and download is True, the official 160-px archive is downloaded into root.
+    When none exists and download is True, the official 160-px archive is downloaded into root
+    (waiting at most timeout s at any one step); otherwise MissingFile.
     """
     root = Path(root)
     candidates = [root, *(root / name for name in FOLDERS)]
@@ -35,20 +38,39 @@ def find_imagewang(root: str | Path, download: bool = False) -> Path:
         if (folder / "train").is_dir():
             return folder
     if download:
-        return download_imagewang(root)
-    raise FileNotFoundError(f"no ImageWang folder (train/ in {root} or in {root}/{{{','.join(FOLDERS)}}}); "
-                            + PREPARE_HINT.replace("ROOT", str(root)))
+        return download_imagewang(root, timeout=timeout)
+    raise not_found("imagewang", root, official_files(root))
 
 
-def download_imagewang(root: str | Path, size: int = 160) -> Path:
-    """Download and extract the official imagewang-{size}.tgz (size 160 or 320) into root; return its folder."""
-    if size not in (160, 320):
-        raise ValueError(f"size must be 160 or 320 (the official archives), got {size}")
+def official_files(root: Path) -> str:
+    """Which official ImageWang files to put where under root, as a phrase for error messages."""
+    return (f"the official imagewang-160/ or imagewang-320/ (fast.ai's imagewang-160.tgz or imagewang-320.tgz, "
+            f"extracted) in {root}")
+
+
+def download_imagewang(root: str | Path, size: int = 160, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
+    """Download and extract the official imagewang-{size}.tgz (size 160 or 320) into root; return its folder.
+
+    A download that fails or waits more than timeout s at any one step raises MissingFile.
+    """
+    if size not in OFFICIAL_SIZES:
+        raise InvalidInput(f"ImageWang size must be one of {OFFICIAL_SIZES} (the official archives), got {size}")
     from torchvision.datasets.utils import download_and_extract_archive
 
-    folder = Path(root) / f"imagewang-{size}"
-    if not (folder / "train").is_dir():
-        download_and_extract_archive(ARCHIVE_URL.format(size=size), download_root=str(root))
+    root = Path(root)
+    folder = root / f"imagewang-{size}"
+    archive = root / f"imagewang-{size}.tgz"
+    if (folder / "train").is_dir():
+        return folder
+    fresh = not archive.exists()
+    try:
+        with download_deadline("imagewang", root, official_files(root), timeout):
+            download_and_extract_archive(ARCHIVE_URL.format(size=size), download_root=str(root))
+    except MissingFile:
+        # No md5 is published for these archives, so a partial download would later pass for a whole one.
+        if fresh:
+            archive.unlink(missing_ok=True)
+        raise
     return folder
 
 
@@ -60,18 +82,18 @@ def imagewang_classes(root: str | Path) -> list[str]:
     train = find_imagewang(root) / "train"
     classes = sorted(p.name for p in train.iterdir() if p.is_dir())
     if not classes:
-        raise FileNotFoundError(f"{train} holds no class folders")
+        raise MissingFile(f"{train} holds no class folders; put the official ImageWang train/ there")
     return classes
 
 
 def imagewang_files(root: str | Path, split: str) -> tuple[list[Path], list[int] | None]:
     """The split's image paths in sorted order and their train-class labels (None for unsup)."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        raise InvalidInput(f"split must be one of {SPLITS}, got {split!r}")
     folder = find_imagewang(root)
     where = folder / split
     if not where.is_dir():
-        raise FileNotFoundError(f"ImageWang split folder {where} is missing")
+        raise MissingFile(f"ImageWang split folder {where} is missing; put the official {split}/ there")
     if split == "unsup":
         files = _images_in(where)
         return files, None
@@ -80,21 +102,22 @@ def imagewang_files(root: str | Path, split: str) -> tuple[list[Path], list[int]
     labels: list[int] = []
     for class_dir in sorted(p for p in where.iterdir() if p.is_dir()):
         if class_dir.name not in classes:
-            raise ValueError(f"{class_dir}: wnid {class_dir.name} is not one of the {len(classes)} training "
-                             f"classes in {folder / 'train'}")
+            raise DamagedFile(f"{class_dir}: wnid {class_dir.name} is not one of the {len(classes)} training "
+                              f"classes in {folder / 'train'}; replace {where} with the official {split}/")
         files = _images_in(class_dir)
         paths += files
         labels += [classes.index(class_dir.name)] * len(files)
     if not paths:
-        raise FileNotFoundError(f"{where} holds no class folders")
+        raise MissingFile(f"{where} holds no class folders; put the official {split}/ there")
     return paths, labels
 
 
 def _images_in(directory: Path) -> list[Path]:
-    """The sorted image files directly in directory; FileNotFoundError when there are none."""
+    """The sorted image files directly in directory; MissingFile when there are none."""
     files = sorted(p for p in directory.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise FileNotFoundError(f"{directory} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise MissingFile(f"{directory} holds no images ({', '.join(IMAGE_SUFFIXES)}); "
+                          "put the official ImageWang images there or remove the folder")
     return files
 
 

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from ..errors import InvalidInput
 from ._checks import check_num_classes
 from .densenet import densenet_bc
 from .imagenet import densenet121, resnet18
@@ -13,6 +14,7 @@ from .preact_resnet import preresnet
 from .wide_resnet import wrn
 
 __all__ = [
+    "PAPER_DENSENETS",
     "PAPER_PARAMS",
     "build",
     "count_parameters",
@@ -65,6 +67,18 @@ PAPER_PARAMS: dict[str, float] = {
 }
 """Parameter counts in millions reported in Table 1 of Furlanello et al. (2018), CIFAR-100 heads."""
 
+PAPER_DENSENETS: dict[str, str] = {
+    "densenet-90-60": "densenet-88-60",
+    "densenet-80-80": "densenet-76-80",
+    "densenet-80-120": "densenet-76-120",
+}
+"""The paper's DenseNet-BC names whose depth is not 6n+4, and the standard DenseNet-BC each one builds.
+
+A DenseNet-BC of depth 6n+4 has n bottleneck layers per block; the paper's depths 90 and 80 fit no n, so
+these names build the 6n+4 depth just below (88: n = 14; 76: n = 12) with the paper's growth rate. Every
+other depth that is not 6n+4 is refused.
+"""
+
 
 def names() -> list[str]:
     """The canonical model names used in the paper's experiments."""
@@ -72,17 +86,21 @@ def names() -> list[str]:
 
 
 def build(name: str, num_classes: int) -> nn.Module:
-    """Build a freshly initialised model from a canonical name or a ``wrn-D-W``/``densenet-D-G``/``preresnet-D`` name."""
+    """Build a freshly initialised model from a canonical name or a ``wrn-D-W``/``densenet-D-G``/``preresnet-D`` name.
+
+    The paper's densenet-90-60, densenet-80-80 and densenet-80-120 build the models PAPER_DENSENETS names.
+    """
     check_num_classes(num_classes)
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
+    name = PAPER_DENSENETS.get(name, name)
     if name in FIXED_BUILDERS:
         return FIXED_BUILDERS[name](num_classes)
     for pattern, builder in PATTERN_BUILDERS.values():
         match = pattern.fullmatch(name)
         if match:
             return builder(*map(int, match.groups()), num_classes=num_classes)
-    raise ValueError(
+    raise InvalidInput(
         f"unknown model name {name!r}; expected one of {sorted(FIXED_BUILDERS)} "
         f"or a pattern {list(PATTERN_BUILDERS)} (canonical: {CANONICAL_NAMES})"
     )

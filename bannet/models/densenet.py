@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from ._checks import check_int, check_num_classes
+from ._checks import check_int, check_num_classes, units_per_stage
 from .initialization import he_init_
 
 COMPRESSION = 0.5
@@ -63,7 +63,7 @@ class DenseNetBC(nn.Module):
 
 
 def densenet_bc(depth: int, growth: int, num_classes: int = 10) -> DenseNetBC:
-    """DenseNet-BC-depth-growth with n = (depth - 4) // 6 bottleneck layers per block (depth >= 10)."""
-    check_int("depth", depth, 10)
+    """DenseNet-BC-depth-growth: depth = 6n + 4 (n >= 1) with n bottleneck layers of 2 convs per block."""
+    layers_per_block = units_per_stage(depth, 4, "DenseNet-BC")
     check_int("growth", growth, 1)
-    return DenseNetBC((depth - 4) // 6, growth, check_num_classes(num_classes))
+    return DenseNetBC(layers_per_block, growth, check_num_classes(num_classes))

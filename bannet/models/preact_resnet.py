@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._checks import check_int, check_num_classes
+from ._checks import check_num_classes, units_per_stage
 from .initialization import he_init_
 
 
@@ -69,21 +69,9 @@ class PreActResNet(nn.Module):
         return self.classifier(features.mean(dim=(2, 3)))
 
 
-def blocks_per_group(depth: int, layers_outside_blocks: int, family: str) -> int:
-    """n = (depth - layers_outside_blocks) / 6 basic blocks per group; ValueError unless a positive integer."""
-    check_int("depth", depth, 1)
-    n, remainder = divmod(depth - layers_outside_blocks, 6)
-    if remainder or n < 1:
-        raise ValueError(
-            f"{family} depth must be 6n+{layers_outside_blocks} with n >= 1 "
-            f"(e.g. {6 + layers_outside_blocks}, {36 + layers_outside_blocks}), got {depth}"
-        )
-    return n
-
-
 def preresnet(depth: int, width: float = 1.0, num_classes: int = 10) -> PreActResNet:
     """Pre-ResNet-depth (depth = 6n+2) with stem 16 and group widths round(16w), round(32w), round(64w)."""
-    n = blocks_per_group(depth, 2, "Pre-ResNet")
+    n = units_per_stage(depth, 2, "Pre-ResNet")
     if not width > 0:
         raise ValueError(f"width must be > 0, got {width}")
     group_widths = [max(1, round(base * width)) for base in (16, 32, 64)]
