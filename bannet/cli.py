@@ -82,7 +82,8 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
     world = distributed.world_size()
     ranks = f"; {world} processes × batch {distributed.per_rank_batch(preset.batch_size)}" if world > 1 else ""
     if distributed.is_main():
-        print(f"{preset.name} [{args.profile}] on {device}{ranks}: {', '.join(s.name for s in study_plan(preset))}; "
+        plan = required_models(study_plan(preset), args.models) if args.models else study_plan(preset)
+        print(f"{preset.name} [{args.profile}] on {device}{ranks}: {', '.join(s.name for s in plan)}; "
               f"seeds {args.seeds}; {preset.epochs} epochs; records in {out}")
     run_study(preset, args.seeds, out, device, root=args.data, profile=args.profile, progress=not args.no_progress,
               compile=args.compile, precision=args.precision, download=not args.no_download, models=args.models)
