@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from bannet.errors import DamagedFile, InvalidInput, MissingFile
-from bannet.files import atomic_write, read_file, sha256_of  # noqa: F401 (sha256_of: part of the records API)
+from bannet.files import atomic_write, read_file, sha256_of
 
 FP16_MAX = float(np.finfo(np.float16).max)
 RETRAIN = "delete it (and the record beside it) to retrain that model"
