@@ -193,7 +193,7 @@ def provenance_summary(study: Study) -> str:
     """One line: commits, torch, devices, dates and the total wall time of every trained model."""
     recs = [m.record for seed in study.models.values() for m in seed.values()]
     total = sum(r["provenance"]["wall_time_s"] for r in recs)
-    return (f"{len(recs)} trained models; commit {_joined([_commit(r) for r in recs])}; "
+    return (f"{len(recs)} trained model{'s' if len(recs) != 1 else ''}; commit {_joined([_commit(r) for r in recs])}; "
             f"torch {_provenance(recs, 'torch')}; device {_provenance(recs, 'device')}; date {_dates(recs)}; "
             f"total wall time {total / 60:.1f} min.")
 

@@ -144,7 +144,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     study = load_study(args.dir)
     for problem in study.skipped:
         print(f"bannet: left out of the table: {problem}", file=sys.stderr)
-    print(f"{study.first_record()['study']}: {len(study.seeds)} seeds ({', '.join(map(str, study.seeds))}); "
+    seeds = f"{len(study.seeds)} seed{'s' if len(study.seeds) != 1 else ''}"
+    print(f"{study.first_record()['study']}: {seeds} ({', '.join(map(str, study.seeds))}); "
           "test error %, mean ± 95% CI")
     print(_study_table(study, args.baseline))
     return 0
