@@ -225,14 +225,14 @@ class StudyRunner:
         for spec in plan:
             model_files = records.model_files(self.out, seed, spec.name)
             if records.is_finished(model_files):
-                self._check_same_settings(model_files)
+                recorded = self._check_same_settings(model_files)
                 records.load_outputs(model_files.logits)
-                records.verify(model_files, "logits")
+                records.verify(model_files, "logits", recorded)
                 finished.add(spec.name)
         return finished
 
-    def _check_same_settings(self, files: records.ModelFiles) -> None:
-        """Refuse to resume over a record trained with other settings: the profile, or a preset field that shapes
+    def _check_same_settings(self, files: records.ModelFiles) -> dict:
+        """The model's record; refused when trained with other settings: the profile, or a preset field that shapes
         training (fields that only add models or describe the study, such as generations, may change)."""
         recorded = records.load_record(files.record)
         ours = json.loads(json.dumps(asdict(self.preset)))
@@ -243,6 +243,7 @@ class StudyRunner:
         if differ:
             raise InvalidInput(f"{files.record} was recorded with other settings ({', '.join(differ)}) than "
                              f"{self.preset.name} [{self.profile}]: use another --out, or delete it to retrain")
+        return recorded
 
     @staticmethod
     def _teaches(plan: list[ModelSpec], spec: ModelSpec) -> bool:
