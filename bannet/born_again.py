@@ -309,7 +309,8 @@ class StudyRunner:
             "epochs": [asdict(m) for m in result.history],
             "provenance": provenance(self.device, result.wall_time_s, self.precision),
         }
-        records.save_model(files, record, result.test_logits, result.test_labels, model.state_dict())
+        records.save_model(files, record, result.test_logits, result.test_labels,
+                           self.precision.storable_state_dict(model))
         self.log(f"seed {seed} {spec.name}: test error {record['test_error_pct']:.2f}% ({result.wall_time_s:.1f} s)")
 
 

@@ -3,8 +3,9 @@
 Layout of a study folder: ``DIR/seed-<k>/<model>.json``, ``<model>.logits.npz``, ``<model>.ckpt.pt`` and, while
 the model trains, ``<model>.state.pt`` (its training state at the end of the last finished epoch). The JSON
 record is written last and holds the SHA-256 of the other two files, so a model counts as finished exactly
-when its record exists, and a changed checkpoint or logits file is caught before it is used. Checkpoints and
-training states stay out of git (results keep records and logits only).
+when its record exists, and a changed checkpoint or logits file is caught before it is used. A bf16 run stores
+conv and linear weights in bf16 (what its forward computes with), so the checkpoints of models that teach are small
+enough to commit beside the records and logits; training states stay out of git.
 
 The outputs file keeps the test logits in fp16 (small enough to commit), shifted per row so that the largest is
 0 (softmax is unchanged; fp16 is finest near 0 and a logit of 70,000 stays finite), and beside them the fp32

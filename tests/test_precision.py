@@ -55,3 +55,30 @@ def test_bf16_trains_in_bf16_and_channels_last_and_stays_close_to_fp32():
     assert conv(model32).is_contiguous()
     assert loss16 != loss32  # autocast really computed in bf16 ...
     torch.testing.assert_close(loss16, loss32, rtol=2e-2, atol=0)  # ... and it is the same computation
+
+
+@pytest.mark.parametrize("arch", ["wrn-10-1", "densenet-16-4", "mlp"])
+def test_a_bf16_checkpoint_stores_conv_and_linear_in_bf16_and_gives_the_same_bf16_outputs(arch):
+    torch.manual_seed(0)
+    config = TrainConfig(epochs=1, precision="bf16")
+    shape = (16, 1, 28, 28) if arch == "mlp" else (16, 3, 32, 32)
+    model = prepare_model(build(arch, 10), CPU, config).eval()
+    bf16 = resolve_precision("bf16", CPU)
+    stored = bf16.storable_state_dict(model)
+    halved = {k.rsplit(".", 1)[0] for k, v in stored.items() if v.dtype == torch.bfloat16}
+    assert halved == {name for name, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+    reloaded = prepare_model(build(arch, 10), CPU, config).eval()
+    reloaded.load_state_dict(stored)
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(2))
+    x = x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
+    with torch.no_grad():
+        assert not torch.equal(reloaded(x), model(x))  # the weights were rounded ...
+        with bf16.autocast(CPU):
+            assert torch.equal(reloaded(x), model(x))  # ... exactly as autocast rounds them on every use
+
+
+def test_an_fp32_checkpoint_is_the_plain_state_dict():
+    model, _ = _one_step("fp32")
+    stored = resolve_precision("fp32", CPU).storable_state_dict(model)
+    assert stored.keys() == model.state_dict().keys()
+    assert all(torch.equal(stored[k], v) and stored[k].dtype == v.dtype for k, v in model.state_dict().items())

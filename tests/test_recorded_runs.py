@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bannet import records
+from bannet.born_again import study_plan
 from bannet.ensembles import error_pct
 from bannet.presets import PRESETS
 from bannet.report import format_table, load_study, summarize
@@ -73,3 +75,14 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
         for group in groups:
             control = [study_dir / f"seed-{s}" / "teacher.logits.npz" for s in group]
             assert rows[f"ens-{k}"].errors[group[0]] == pytest.approx(_ensemble_error(control), abs=1e-4)
+
+
+@pytest.mark.parametrize("study_dir", STUDIES, ids=lambda p: p.name)
+def test_committed_checkpoints_are_small_teachers_that_match_their_records(study_dir):
+    for checkpoint in study_dir.glob("seed-*/*.ckpt.pt"):
+        model = checkpoint.name.removesuffix(".ckpt.pt")
+        assert checkpoint.stat().st_size <= 2 * 1024 * 1024, f"{checkpoint} is over 2 MB"
+        files = records.model_files(study_dir, int(checkpoint.parent.name.removeprefix("seed-")), model)
+        records.verify(files, "checkpoint")
+        plan = study_plan(PRESETS[study_dir.name])
+        assert any(model in (spec.teacher, spec.smoothing_from) for spec in plan), f"{checkpoint} teaches no model"
