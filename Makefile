@@ -21,6 +21,7 @@ book: setup
 
 # pytest's exit 5 (nothing collected) is a failure here, said plainly.
 test: book
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: check testpaths"; fi; exit $$status
 

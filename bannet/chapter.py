@@ -1,33 +1,83 @@
-"""What every experiment chapter does: find (or train) a study, set it beside the paper, say plainly what it shows."""
+"""Notebook glue: a chapter sets itself up, finds (or trains) its study and shows it with the report's tables,
+words and figures."""
 
-import math
+import os
 import tempfile
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from bannet import plots
-from bannet.born_again import load_study_data, run_study, study_plan
-from bannet.presets import PROFILES, Preset, get_preset
-from bannet.report import Row, Study, format_table, load_study, summarize
+from bannet import plots, records, report
+from bannet.born_again import run_study
+from bannet.data import DATASETS, load_split, load_study_data
+from bannet.models import build, count_parameters
+from bannet.presets import PROFILES, get_preset, study_plan
+from bannet.records import Study, load_study
 from bannet.train import TrainConfig
 
-RESULTS_DIR = Path("../results")
-RUNS_DIR = Path("../runs")
-DEFAULT_SEEDS = (0, 1, 2)
-BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
+REPOSITORY = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPOSITORY / "results"
+RUNS_DIR = REPOSITORY / "runs"
+PROFILE_ENV = "BANNET_PROFILE"
+
+
+def current_profile() -> str:
+    """The profile chapters run in: $BANNET_PROFILE (the tests set "smoke"), else "full"."""
+    name = os.environ.get(PROFILE_ENV, "full")
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r} in ${PROFILE_ENV}; choose one of: {', '.join(PROFILES)}")
+    return name
+
+
+def setup() -> torch.device:
+    """Set a notebook up (inline PNG figures, plain-text progress bars) and return the device it trains on."""
+    from IPython import get_ipython  # only notebooks call this; IPython is not a dependency
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "inline")
+        shell.run_line_magic("config", 'InlineBackend.figure_format = "png"')
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def default_seeds(preset_name: str) -> tuple[int, ...]:
-    """Seeds 0, 1, 2, or 0..k-1 when the preset's seed ensembles need k > 3 seeds (Preset.ensemble_of)."""
-    return tuple(range(max(len(DEFAULT_SEEDS), get_preset(preset_name).ensemble_of or 0)))
+    """The seeds a full run of the preset records (Preset.seeds)."""
+    return get_preset(preset_name).seeds
 
 
 def run_command(preset_name: str, seeds: Sequence[int] | None = None) -> str:
     """The shell command, run from the repository root, that records the preset's study in results/<preset>."""
     seeds = default_seeds(preset_name) if seeds is None else seeds
     return f"python -m bannet run {preset_name} --seeds {' '.join(map(str, seeds))} --out results/{preset_name}"
+
+
+def _models(preset_name: str) -> str:
+    preset = get_preset(preset_name)
+    classes = DATASETS[preset.dataset].num_classes
+    lines = [preset.description]
+    for spec in study_plan(preset):
+        lines.append(f"  {spec.name:10s} {spec.arch:16s} {count_parameters(build(spec.arch, classes)):>11,} "
+                     f"parameters, loss {spec.loss!r}, taught by {spec.teacher or 'the labels'}")
+    return "\n".join(lines)
+
+
+def models(*preset_names: str) -> str:
+    """Each study's description and models: architecture, parameters at its data set's class count, loss, teacher."""
+    return "\n".join(_models(name) for name in preset_names)
+
+
+def cost(*preset_names: str) -> str:
+    """What a full run of each study costs: its recipe, its trainings and epochs, and the command that records it."""
+    return "\n".join(f"{recipe(name)}\n{scale(name)}\n    {run_command(name)}" for name in preset_names)
+
+
+def paper_tables(*preset_names: str) -> str:
+    """Markdown: each study's description in bold over the paper's figures for it (or a line saying there are none)."""
+    return "\n\n".join(f"**{get_preset(name).description}**\n\n{report.paper_table(name)}" for name in preset_names)
 
 
 def find_study(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> Study | None:
@@ -55,7 +105,7 @@ def train_study(preset_name: str, seeds: Sequence[int], out: str | Path, profile
     preset = get_preset(preset_name, profile)
     print(f"Training {preset_name} [{profile}] on {device} into {out}: {len(study_plan(preset))} models × "
           f"{len(seeds)} seeds, {preset.epochs} epochs each")
-    run_study(preset, list(seeds), Path(out), device, root=root, profile=profile, progress=True)
+    run_study(preset, list(seeds), Path(out), device, root=root, progress=True)
     return load_study(out)
 
 
@@ -68,70 +118,34 @@ def smoke_study(preset_name: str, seeds: Sequence[int], root: str | Path | None 
         print(f"Smoke run of {preset_name} skipped: its data set is not here ({missing})")
         return None
     with tempfile.TemporaryDirectory(prefix=f"{preset_name}-smoke-") as folder:
-        run_study(preset, list(seeds), Path(folder), torch.device("cpu"), data=data, profile="smoke",
-                  progress=False, log=lambda _: None)
+        run_study(preset, list(seeds), Path(folder), torch.device("cpu"), data=data, progress=False,
+                  log=lambda _: None)
         return load_study(folder)
 
 
-def open_study(preset_name: str, train: bool, profile: str = "full", device: torch.device | None = None,
-               seeds: Sequence[int] | None = None, smoke_seeds: Sequence[int] = (),
-               results_dir: str | Path = RESULTS_DIR, runs_dir: str | Path = RUNS_DIR) -> Study | None:
-    """The study a chapter shows: trained if `train`, else recorded, else (smoke profile) a smoke run, else None."""
+def open_study(preset_name: str, train: bool = False, profile: str | None = None, device: torch.device | None = None,
+               results_dir: str | Path = RESULTS_DIR, runs_dir: str | Path = RUNS_DIR,
+               smoke_stand_in: bool = True) -> Study | None:
+    """The study a chapter shows: trained if `train`, else recorded, else (smoke profile, when `smoke_stand_in`) a
+    one-seed smoke run that shows the chapter's code runs, else None. The profile defaults to the chapters' (see
+    `current_profile()`)."""
+    profile = profile or current_profile()
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     if train:
-        folder = preset_name if profile == "full" else f"{preset_name}-{profile}"
-        seeds = default_seeds(preset_name) if seeds is None else seeds
-        return train_study(preset_name, seeds, Path(runs_dir) / folder, profile, device)
+        preset = get_preset(preset_name, profile)
+        return train_study(preset_name, preset.seeds, Path(runs_dir) / preset.folder_name, profile, device)
     study = load_or_explain(preset_name, results_dir)
-    if study is None and profile == "smoke" and smoke_seeds:
-        return smoke_study(preset_name, smoke_seeds)
+    if study is None and profile == "smoke" and smoke_stand_in:
+        return smoke_study(preset_name, default_seeds(preset_name)[:1])
     return study
 
 
-def heading(study: Study) -> str:
-    """A Markdown line saying what the study is: a recorded result, or a smoke run that is not a result."""
-    record = study.first_record()
-    preset, n = record["preset"], len(study.seeds)
-    seeds = f"{n} seed{'' if n == 1 else 's'} ({', '.join(map(str, study.seeds))})"
-    epochs = f"{preset['epochs']} epoch{'' if preset['epochs'] == 1 else 's'}"
-    size = f"{record['data']['train_size']:,} training and {record['data']['test_size']:,} test images"
-    if record["profile"] == "smoke":
-        return (f"**Smoke run of `{preset['name']}`: not a result.** A tiny model ({preset['teacher_arch']} → "
-                f"{preset['student_arch']}) trained for {epochs} on {size}, {seeds}, only to show that "
-                f"this chapter's code runs; its error rates mean nothing.")
-    return (f"**Study `{preset['name']}`** ({record['profile']} profile): {preset['teacher_arch']} → "
-            f"{preset['student_arch']}; {seeds}; {epochs} per model; {size}.")
-
-
-def schedule(study: Study) -> str:
-    """The training recipe as recorded: epochs, batch, optimiser and the learning rate of every epoch."""
-    record = study.first_record()
-    train = record["train"]
-    rates = ", ".join(f"{e['lr']:g}" for e in record["epochs"])
-    n = len(record["epochs"])
-    return (f"{n} epoch{'' if n == 1 else 's'} per model, batches of {train['batch_size']}, SGD with momentum "
-            f"{train['momentum']:g}{' (Nesterov)' if train['nesterov'] else ''} and weight decay "
-            f"{train['weight_decay']:g}; learning rate by epoch: {rates}.")
-
-
-def paper_vs_ours(study: Study, preset: Preset | str | None = None, baseline: str = "teacher") -> str:
-    """Markdown: our rows (test error %, mean ± 95% CI over seeds, paired difference) beside the paper's column."""
-    preset = preset or study.first_record()["study"]
-    preset = get_preset(preset) if isinstance(preset, str) else preset
-    table = format_table(summarize(study, baseline=baseline), preset.paper, baseline)
-    source = f"Paper column: {preset.paper_source}." if preset.paper else "No paper figures are quoted for this preset."
-    return f"{table}\n\n{source}"
-
-
-def paper_table(preset_name: str) -> str:
-    """Markdown: the paper's numbers for a preset, labelled as the paper's (no numbers of ours)."""
-    preset = get_preset(preset_name)
-    if not preset.paper:
-        return f"No paper figures are quoted for `{preset_name}`."
-    lines = ["| model | paper: test error % |", "|---|---|"]
-    lines += [f"| {name} | {error:.2f} |" for name, error in preset.paper.items()]
-    return "\n".join(lines) + f"\n\nSource: {preset.paper_source}."
+def show(preset_names: Sequence[str], train: bool = False, results_dir: str | Path = RESULTS_DIR) -> None:
+    """Render each of a chapter's studies, trained if `train`, else recorded; in the smoke profile only the first
+    may be stood in by a smoke run (once per page is enough to show that its code runs)."""
+    for position, name in enumerate(preset_names):
+        render(open_study(name, train, results_dir=results_dir, smoke_stand_in=position == 0))
 
 
 def scale(preset_name: str, seeds: Sequence[int] | None = None) -> str:
@@ -146,61 +160,11 @@ def scale(preset_name: str, seeds: Sequence[int] | None = None) -> str:
 
 def recipe(preset_name: str) -> str:
     """The training recipe a full run of the preset uses: optimiser, batch and the learning-rate steps."""
-    preset = get_preset(preset_name)
-    config = TrainConfig(epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr)
+    config = TrainConfig.for_preset(get_preset(preset_name))
     drops = sorted(set(config.drop_epochs))
     return (f"{config.epochs} epochs of SGD (momentum {config.momentum:g}{', Nesterov' if config.nesterov else ''}, "
             f"weight decay {config.weight_decay:g}, batches of {config.batch_size}); learning rate {config.lr:g}, "
             f"multiplied by {config.gamma:g} after epochs {', '.join(map(str, drops))}.")
-
-
-def _commit(record: dict) -> str:
-    """A record's git commit, shortened, keeping its '-dirty' mark."""
-    commit = record["provenance"]["git_commit"]
-    return commit[:10] + ("-dirty" if commit.endswith("-dirty") else "")
-
-
-def _joined(values: list[str]) -> str:
-    """The distinct values in first-seen order, comma-separated."""
-    return ", ".join(dict.fromkeys(values))
-
-
-def _provenance(records: list[dict], key: str) -> str:
-    """The distinct values of one provenance field over the records."""
-    return _joined([str(r["provenance"][key]) for r in records])
-
-
-def _dates(records: list[dict]) -> str:
-    """The UTC day the records were made, or the first and last day."""
-    days = sorted(r["provenance"]["date"][:10] for r in records)
-    return days[0] if days[0] == days[-1] else f"{days[0]} to {days[-1]}"
-
-
-def provenance_table(study: Study) -> str:
-    """Markdown, one line per model: seeds, epochs, mean wall time per seed, device, torch, commit and date."""
-    lines = ["| model | seeds | epochs | wall time per seed | device | torch | commit | date (UTC) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name in study.model_names():
-        recs = [study.record(s, name) for s in study.seeds if name in study.models[s]]
-        wall = sum(r["provenance"]["wall_time_s"] for r in recs) / len(recs)
-        lines.append(f"| {name} | {len(recs)} | {_joined([str(len(r['epochs'])) for r in recs])} | {wall:.1f} s | "
-                     f"{_provenance(recs, 'device')} | {_provenance(recs, 'torch')} | "
-                     f"{_joined([_commit(r) for r in recs])} | {_dates(recs)} |")
-    return "\n".join(lines)
-
-
-def provenance_summary(study: Study) -> str:
-    """One line: commits, torch, devices, dates and the total wall time of every trained model."""
-    recs = [m.record for seed in study.models.values() for m in seed.values()]
-    total = sum(r["provenance"]["wall_time_s"] for r in recs)
-    return (f"{len(recs)} trained model{'s' if len(recs) != 1 else ''}; commit {_joined([_commit(r) for r in recs])}; "
-            f"torch {_provenance(recs, 'torch')}; device {_provenance(recs, 'device')}; date {_dates(recs)}; "
-            f"total wall time {total / 60:.1f} min.")
-
-
-def baseline_for(preset_name: str) -> str:
-    """The row paired differences are taken against: 'label' in cross-architecture studies, else 'teacher'."""
-    return get_preset(preset_name).control_model
 
 
 def overview(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> str:
@@ -208,61 +172,81 @@ def overview(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> str:
     study = find_study(preset_name, results_dir)
     if study is None:
         return f"**{preset_name}**: no recorded study yet; `{run_command(preset_name)}` records one."
-    return (f"{heading(study)}\n\nProvenance: {provenance_summary(study)}\n\n"
-            + paper_vs_ours(study, baseline=baseline_for(preset_name)))
+    return (f"{report.heading(study)}\n\nProvenance: {report.provenance_summary(study)}\n\n"
+            + report.study_table(study))
 
 
-def verdict(row: Row) -> str:
-    """'better', 'worse' or 'no difference' from the 95% CI of the paired difference; 'one seed' without a CI."""
-    if math.isnan(row.diff_mean):
-        raise ValueError(f"row {row.name!r} has no paired difference to a baseline")
-    if math.isnan(row.diff_ci):
-        return "one seed"
-    if row.diff_mean + row.diff_ci < 0:
-        return "better"
-    if row.diff_mean - row.diff_ci > 0:
-        return "worse"
-    return "no difference"
-
-
-def _signed(value: float) -> str:
-    """A signed two-decimal number in which a value that rounds to zero reads +0.00, never -0.00."""
-    return f"{0.0 if round(value, 2) == 0 else value:+.2f}"
-
-
-def plain_statement(rows: list[Row], baseline: str = "teacher") -> str:
-    """One Markdown bullet per row with a paired difference: beats / worse than / no significant difference at 95%."""
-    other = BASELINE_WORDS.get(baseline, f"`{baseline}`")
-    lines = []
-    for row in rows:
-        if row.name == baseline or math.isnan(row.diff_mean):
-            continue
-        outcome = verdict(row)
-        if outcome == "one seed":
-            lines.append(f"- **{row.name}**: {row.diff_mean:+.2f} points against {other} from a single seed; "
-                         f"no confidence interval, so no conclusion.")
-            continue
-        interval = (f"paired difference {_signed(row.diff_mean)} points, 95% CI {_signed(row.diff_mean - row.diff_ci)} "
-                    f"to {_signed(row.diff_mean + row.diff_ci)}, {row.diff_n} paired seeds")
-        words = {"better": f"beats {other}: lower error, and the 95% CI excludes 0",
-                 "worse": f"is worse than {other}: higher error, and the 95% CI excludes 0",
-                 "no difference": f"shows no significant difference at 95% from {other}: the CI includes 0"}
-        lines.append(f"- **{row.name}** {words[outcome]} ({interval}).")
-    return "\n".join(lines) if lines else f"No row has a paired difference to {other}."
-
-
-def render(study: Study | None, baseline: str = "teacher") -> None:
-    """Show a study in a notebook: what it is, the table beside the paper, plain statements, provenance, figures."""
+def render(study: Study | None, baseline: str | None = None) -> None:
+    """Show a study in a notebook: what it is, the table beside the paper, plain statements, provenance, figures;
+    paired differences against `baseline` (default: the study's control model)."""
     if study is None:
         return
     from IPython.display import Markdown, display  # only notebooks call this; IPython is not a dependency
 
-    rows = summarize(study, baseline=baseline)
-    display(Markdown(heading(study) + "\n\n" + schedule(study)))
-    display(Markdown(paper_vs_ours(study, baseline=baseline)))
-    display(Markdown(plain_statement(rows, baseline)))
-    display(Markdown(provenance_table(study)))
+    baseline = baseline or study.control_model
+    rows = report.summarize(study, baseline)
+    display(Markdown(report.heading(study) + "\n\n" + report.schedule(study)))
+    display(Markdown(report.study_table(study, baseline)))
+    display(Markdown(report.plain_statement(rows, baseline)))
+    display(Markdown(report.provenance_table(study)))
     display(plots.learning_curves(study))
     if len(rows) > 1:
         display(plots.paired_differences(rows, baseline))
     display(plots.teacher_confidence(study))
+
+
+@dataclass
+class TeacherAndStudent:
+    """Test outputs of a teacher and its born-again student, the labels, the images when at hand, and their source."""
+
+    teacher_logits: torch.Tensor
+    student_logits: torch.Tensor
+    labels: torch.Tensor
+    images: torch.Tensor | None
+    source: str
+
+
+def _synthetic_outputs(n: int = 2_000, classes: int = 10) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """NOT MNIST: teacher logits that favour the true class c and its neighbours c ± 1, a noisier student, labels."""
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(classes, (n,), generator=generator)
+    one_hot = torch.nn.functional.one_hot
+    neighbours = one_hot((labels + 1) % classes, classes) + one_hot((labels - 1) % classes, classes)
+    teacher = 9.0 * one_hot(labels, classes) + 4.0 * neighbours + 1.5 * torch.randn(n, classes, generator=generator)
+    return teacher, teacher + 2.0 * torch.randn(n, classes, generator=generator), labels
+
+
+def _train_mnist_pair(folder: Path, device: torch.device) -> torch.Tensor:
+    """Train a teacher MLP and its born-again student (2 epochs each) on a subset of MNIST into folder/seed-0, recorded
+    like the study; returns the test images."""
+    smoke = current_profile() == "smoke"
+    preset = replace(get_preset("mnist-mlp"), profile=current_profile(), epochs=2, generations=1, students=(),
+                     train_subset=1_000 if smoke else 20_000, test_subset=2_000 if smoke else None)
+    data = load_study_data(preset, download=False)
+    run_study(preset, [0], folder, device, data=data, progress=False, log=lambda line: None)
+    return data.test_images
+
+
+def mnist_teacher_and_student(device: torch.device, results_dir: str | Path = RESULTS_DIR) -> TeacherAndStudent:
+    """The recorded MNIST teacher and ban-1 of seed 0; else a pair trained here on MNIST; else a synthetic stand-in."""
+    try:
+        test_images, test_labels = load_split("mnist", train=False, download=False)
+    except FileNotFoundError:
+        test_images = test_labels = None
+    recorded = Path(results_dir) / "mnist-mlp" / "seed-0"
+    images = None
+    if all(records.model_files(recorded.parent, 0, m).logits.is_file() for m in ("teacher", "ban-1")):
+        source, folder = "recorded: results/mnist-mlp, seed 0 (teacher and its student ban-1)", recorded
+    elif test_images is not None:
+        source = "trained here: teacher and born-again student, 2 epochs on a subset of MNIST"
+        folder = Path(tempfile.mkdtemp())
+        images, folder = _train_mnist_pair(folder, device), folder / "seed-0"
+    else:
+        teacher, student, labels = _synthetic_outputs()
+        return TeacherAndStudent(teacher, student, labels, None,
+                                 "SYNTHETIC stand-in (no recorded logits, no MNIST under the data root)")
+    teacher, labels = records.load_logits(folder / "teacher.logits.npz")
+    student, _ = records.load_logits(folder / "ban-1.logits.npz")
+    if images is None and test_labels is not None and torch.equal(test_labels, labels):
+        images = test_images  # the recorded logits follow the order of the test split
+    return TeacherAndStudent(teacher, student, labels, images, source)

@@ -12,11 +12,12 @@ from queue import SimpleQueue
 import torch
 
 from bannet import distributed
-from bannet.born_again import check_out, check_seeds, required_models, run_study, study_plan
+from bannet.born_again import check_out, check_seeds, run_study
 from bannet.errors import InvalidInput, UserError
 from bannet.precision import PRECISIONS
-from bannet.presets import PRESETS, PROFILES, Preset, get_preset
-from bannet.report import Study, control_model, format_table, load_study, summarize
+from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, study_plan
+from bannet.records import load_study
+from bannet.report import study_table
 
 
 def _device(name: str) -> torch.device:
@@ -44,7 +45,7 @@ def _visible_gpus() -> list[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     """Train (or resume) a study and print its table: here, data-parallel under torchrun, or one process per seed."""
     preset = get_preset(args.preset, args.profile)
-    out = Path(args.out or Path("runs") / (preset.name if args.profile == "full" else f"{preset.name}-{args.profile}"))
+    out = Path(args.out or Path("runs") / preset.folder_name)
     check_seeds(args.seeds)
     if args.models:
         required_models(study_plan(preset), args.models)
@@ -54,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                "the same model data-parallel: leave --jobs out")
         return distributed.run_in_process_group(lambda device: _run_here(args, preset, out, device), args.device)
     device = _device(args.device)
-    check_out(out, preset, args.profile)
+    check_out(out, preset)
     gpus = _visible_gpus() if args.device in ("auto", "cuda") else []
     if args.jobs is not None and args.jobs < 1:
         raise InvalidInput(f"--jobs must be >= 1, got {args.jobs}")
@@ -66,36 +67,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_here(args, preset, out, device)
 
 
-def _study_table(study: Study, baseline: str | None = None) -> str:
-    """The study's table, paired against `baseline` (default: its control model); the paper's column only beside
-    full-profile runs of a known preset."""
-    record = study.first_record()
-    baseline = baseline or control_model(study)
-    preset = PRESETS.get(record["study"])
-    paper = preset.paper if preset is not None and record["profile"] == "full" else {}
-    table = format_table(summarize(study, baseline=baseline), paper, baseline)
-    return f"{table}\npaper: {preset.paper_source}" if paper else table
-
-
 def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch.device) -> int:
     """Run the study in this process (one rank of several under torchrun); rank 0 alone prints and reads records."""
     world = distributed.world_size()
     ranks = f"; {world} processes × batch {distributed.per_rank_batch(preset.batch_size)}" if world > 1 else ""
     if distributed.is_main():
         plan = required_models(study_plan(preset), args.models) if args.models else study_plan(preset)
-        print(f"{preset.name} [{args.profile}] on {device}{ranks}: {', '.join(s.name for s in plan)}; "
+        print(f"{preset.name} [{preset.profile}] on {device}{ranks}: {', '.join(s.name for s in plan)}; "
               f"seeds {args.seeds}; {preset.epochs} epochs; records in {out}")
-    run_study(preset, args.seeds, out, device, root=args.data, profile=args.profile, progress=not args.no_progress,
-              compile=args.compile, precision=args.precision, download=not args.no_download, models=args.models)
+    run_study(preset, args.seeds, out, device, root=args.data, progress=not args.no_progress, compile=args.compile,
+              precision=args.precision, download=not args.no_download, models=args.models)
     if distributed.is_main():
-        print(_study_table(load_study(out)))
+        print(study_table(load_study(out)))
     return 0
 
 
 def _seed_command(args: argparse.Namespace, seed: int, out: Path) -> list[str]:
     """The command line that runs one seed of the study in a child process."""
     command = [sys.executable, "-m", "bannet", "run", args.preset, "--seeds", str(seed), "--profile", args.profile,
-               "--out", str(out), "--device", args.device, "--precision", args.precision, "--no-progress", "--jobs", "1"]
+               "--out", str(out), "--device", args.device, "--precision", args.precision, "--no-progress",
+               "--jobs", "1"]
     flags = [flag for flag, on in (("--compile", args.compile), ("--no-download", args.no_download)) if on]
     models = ["--models", *args.models] if args.models else []
     return command + (["--data", args.data] if args.data else []) + flags + models
@@ -128,14 +119,14 @@ def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, 
         return None if code == 0 else f"seed {seed} failed (exit code {code}); its log: {log}"
 
     where = f"GPUs {', '.join(gpus)}" if gpus else "the CPU"
-    print(f"{preset.name} [{args.profile}]: seeds {args.seeds}, {jobs} processes at once on {where}; "
+    print(f"{preset.name} [{preset.profile}]: seeds {args.seeds}, {jobs} processes at once on {where}; "
           f"records in {out}, one log per seed in {logs}")
     with ThreadPoolExecutor(jobs) as pool:
         failures = [failure for failure in pool.map(run_seed, args.seeds) if failure]
     if failures:
         print("\n".join(failures), file=sys.stderr)
         return 1
-    print(_study_table(load_study(out)))
+    print(study_table(load_study(out)))
     return 0
 
 
@@ -147,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     seeds = f"{len(study.seeds)} seed{'s' if len(study.seeds) != 1 else ''}"
     print(f"{study.first_record()['study']}: {seeds} ({', '.join(map(str, study.seeds))}); "
           "test error %, mean ± 95% CI")
-    print(_study_table(study, args.baseline))
+    print(study_table(study, args.baseline))
     return 0
 
 
@@ -190,7 +181,8 @@ def parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="print the table of a recorded study")
     report.add_argument("dir")
     report.add_argument("--baseline", help="row the paired differences are taken against (default: the label-trained "
-                                           "model of the students' architecture: teacher, or label across architectures)")
+                                           "model of the students' architecture: teacher, or label across "
+                                           "architectures)")
     report.set_defaults(func=cmd_report)
     presets = sub.add_parser("presets", help="list the presets")
     presets.set_defaults(func=cmd_presets)

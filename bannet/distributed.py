@@ -151,6 +151,16 @@ def rank_seed(seed: int) -> int:
     return (seed + rank() * _GOLDEN_RATIO_32) % 2**32
 
 
+def loss_settings(loss: str, seed: int) -> dict:
+    """What a loss needs on this rank to see the global batch: DKPP its own draws (rank_seed); CWTM the number of
+    shards and the all-reduce that sums its normaliser over them. Nothing else, and nothing alone."""
+    if loss == "dkpp":
+        return {"seed": rank_seed(seed)}
+    if loss == "cwtm" and world_size() > 1:
+        return {"shards": world_size(), "sum_over_shards": all_reduce_sum}
+    return {}
+
+
 def wrap_ddp(model: nn.Module, device: torch.device) -> nn.Module:
     """DistributedDataParallel(model) inside a process group of 2+ ranks, else the model itself.
 

@@ -7,7 +7,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from bannet.report import Row, Study
+from bannet.records import Study
+from bannet.report import Row
 from bannet.stats import mean_ci
 
 DPI = 90
@@ -49,7 +50,7 @@ def learning_curves(study: Study, models: list[str] | None = None) -> Figure:
     return figure
 
 
-def paired_differences(rows: list[Row], baseline: str = "teacher") -> Figure:
+def paired_differences(rows: list[Row], baseline: str) -> Figure:
     """Per seed, row error − baseline error of the same seed (dots), with the mean ± 95% CI (bar); 0 = no change."""
     by_name = {row.name: row for row in rows}
     if baseline not in by_name:

@@ -1,11 +1,17 @@
-"""Named experiments with the paper's settings, and the smoke profile that shrinks any of them."""
+"""Named experiments with the paper's settings, the profiles that shrink them, and the plan of models each trains."""
 
-import re
 from dataclasses import dataclass, field, replace
 
 from bannet.errors import InvalidInput
+from bannet.models.names import small_sibling
 
 GENERATION_LOSS = "ban"
+
+
+def control_model(teacher_arch: str, student_arch: str) -> str:
+    """The label-trained model of the students' architecture, the baseline of paired differences: the teacher,
+    or `label` when the students have another architecture."""
+    return "teacher" if teacher_arch == student_arch else "label"
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,8 @@ class Preset:
     ens-k(seed) = {teacher, indep-2..k} pairs with BANE-k of the same seed; equal_compute adds `teacher-2x`
     (twice the epochs, the same schedule stretched: as much training as teacher + BAN-1); label_smoothing
     adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top probability on the
-    training set.
+    training set. seeds: the seeds a full run records. profile: the profile that shrank the preset ("full": as
+    written).
     """
 
     name: str
@@ -45,6 +52,8 @@ class Preset:
     label_smoothing: bool = False
     paper: dict[str, float] = field(default_factory=dict)
     paper_source: str = ""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    profile: str = "full"
 
     @property
     def cross_architecture(self) -> bool:
@@ -54,7 +63,12 @@ class Preset:
     @property
     def control_model(self) -> str:
         """The label-trained model of the students' architecture, the baseline of paired differences."""
-        return "label" if self.cross_architecture else "teacher"
+        return control_model(self.teacher_arch, self.student_arch)
+
+    @property
+    def folder_name(self) -> str:
+        """The study folder's name: the preset's, with the profile appended when it is not "full"."""
+        return self.name if self.profile == "full" else f"{self.name}-{self.profile}"
 
 
 _TABLE1 = "Furlanello et al. 2018, Table 1 (CIFAR-10 test error %, single runs)"
@@ -64,7 +78,7 @@ _TABLE2_PAPER = {"teacher": 18.25, "ban-1": 16.95, "ban+l": 17.68, "cwtm": 17.84
 
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("mnist-mlp", "mnist", "mlp", "mlp", epochs=6,
-           description="MNIST, 784-800-800-10 MLP teacher and born-again MLP students"),
+           description="MNIST, 784-800-800-10 MLP teacher and born-again MLP students", seeds=(0, 1, 2, 3, 4)),
     Preset("cifar10-wrn-28-1", "cifar10", "wrn-28-1", "wrn-28-1", epochs=200,
            description="CIFAR-10, WRN-28-1 (paper Table 1)",
            paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1),
@@ -92,7 +106,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            generations=1, students=()),
     Preset("imagewang-densenet121-resnet18", "imagewang", "densenet121", "resnet18", epochs=20,
            description="ImageWang 128 px: DenseNet-121 teacher, ResNet-18 students",
-           generations=1, students=("cwtm", "dkpp"), batch_size=64, unlabelled=True, ensemble_of=4),
+           generations=1, students=("cwtm", "dkpp"), batch_size=64, unlabelled=True, ensemble_of=4,
+           seeds=(0, 1, 2, 3)),
 ]}
 
 
@@ -116,18 +131,6 @@ PROFILES: dict[str, Profile] = {
                      batch_size=64, shrink_arch=True),
 }
 
-_SMALL_SIBLING = [(re.compile(r"wrn-\d+-(\d+)"), r"wrn-10-\1"), (re.compile(r"densenet-\d+-\d+"), "densenet-22-4"),
-                  (re.compile(r"preresnet-\d+"), "preresnet-8")]
-
-
-def small_sibling(arch: str) -> str:
-    """A tiny model of the same family (same widen factor for WRN), for seconds-long CPU runs."""
-    for pattern, small in _SMALL_SIBLING:
-        if pattern.fullmatch(arch):
-            return pattern.sub(small, arch)
-    return arch
-
-
 def get_preset(name: str, profile: str = "full") -> Preset:
     """The named preset, shrunk by the named profile."""
     if name not in PRESETS:
@@ -140,4 +143,58 @@ def get_preset(name: str, profile: str = "full") -> Preset:
     if prof.shrink_arch:
         changes |= {"teacher_arch": small_sibling(preset.teacher_arch),
                     "student_arch": small_sibling(preset.student_arch)}
-    return replace(preset, **changes)
+    return replace(preset, profile=profile, **changes)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a study: its name, architecture, loss, the model that teaches it (None: labels only), whether
+    it also distils its teacher's outputs on the unlabelled split, its schedule's length in preset epochs, and the
+    model whose training-set confidence sets its label-smoothing mass (loss "ls")."""
+
+    name: str
+    arch: str
+    loss: str
+    teacher: str | None = None
+    unlabelled: bool = False
+    epochs_factor: int = 1
+    smoothing_from: str | None = None
+
+
+def study_plan(preset: Preset) -> list[ModelSpec]:
+    """Models in training order: teacher, the student architecture from labels when it differs, BAN-1..K, other
+    students, then the controls the preset asks for: `ls` (uniform label smoothing with the teacher's mean
+    non-top mass), `indep-2..` (label-trained models with their own seeds, for ensembles paired with BANE-k by
+    seed), `teacher-2x` (the teacher's schedule stretched to twice the epochs), and `ban-unsup` (BAN on the
+    labelled and the unlabelled images)."""
+    plan = [ModelSpec("teacher", preset.teacher_arch, "ce")]
+    if preset.cross_architecture:
+        plan.append(ModelSpec("label", preset.student_arch, "ce"))
+    previous = "teacher"
+    for k in range(1, preset.generations + 1):
+        plan.append(ModelSpec(f"ban-{k}", preset.student_arch, GENERATION_LOSS, previous))
+        previous = f"ban-{k}"
+    plan += [ModelSpec(loss, preset.student_arch, loss, "teacher") for loss in preset.students]
+    if preset.label_smoothing:
+        plan.append(ModelSpec("ls", preset.student_arch, "ls", smoothing_from="teacher"))
+    plan += [ModelSpec(f"indep-{k}", preset.teacher_arch, "ce") for k in range(2, preset.independent_models + 2)]
+    if preset.equal_compute:
+        plan.append(ModelSpec("teacher-2x", preset.teacher_arch, "ce", epochs_factor=2))
+    if preset.unlabelled:
+        plan.append(ModelSpec("ban-unsup", preset.student_arch, GENERATION_LOSS, "teacher", unlabelled=True))
+    return plan
+
+
+def required_models(plan: list[ModelSpec], names: list[str]) -> list[ModelSpec]:
+    """The named models of the plan and every model they need (teachers, smoothing sources), in plan order."""
+    by_name = {spec.name: spec for spec in plan}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise InvalidInput(f"--models {' '.join(unknown)}: not in this study; its models: {', '.join(by_name)}")
+    needed, pending = set(), list(names)
+    while pending:
+        spec = by_name[pending.pop()]
+        if spec.name not in needed:
+            needed.add(spec.name)
+            pending += [name for name in (spec.teacher, spec.smoothing_from) if name]
+    return [spec for spec in plan if spec.name in needed]

@@ -13,14 +13,20 @@ predictions: a model's recorded error is computed from those, so no fp16 tie can
 """
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import torch
 
 from bannet.errors import DamagedFile, InvalidInput, MissingFile
 from bannet.files import atomic_write, read_file, sha256_of
+from bannet.presets import ModelSpec, Preset, control_model
+
+if TYPE_CHECKING:  # the trainer is not imported to read records
+    from bannet.train import TrainConfig, TrainResult
 
 FP16_MAX = float(np.finfo(np.float16).max)
 RETRAIN = "delete it (and the record beside it) to retrain that model"
@@ -34,6 +40,42 @@ class ModelFiles:
     logits: Path
     checkpoint: Path
     state: Path
+
+
+class Record(TypedDict, total=False):
+    """One trained model's JSON record: the schema every reader of a study relies on (keys as written)."""
+
+    study: str                # the preset's name
+    profile: str              # "full", or the profile that shrank the preset
+    seed: int
+    model: dict               # the ModelSpec: name, arch, loss, teacher, unlabelled, epochs_factor, smoothing_from
+    position: int             # the model's place in the study plan (training order)
+    preset: dict              # the Preset as trained
+    train: dict               # the TrainConfig: epochs, batch_size, lr, momentum, ..., precision, compile
+    loss_settings: dict       # the loss's recorded keyword arguments ("ls": mass)
+    train_confidence: dict    # models that teach: mean_max_prob, mean_non_top_mass on unaugmented training images
+    parallel: dict            # world_size, global_batch, per_rank_batch, lr
+    data: dict                # dataset, train_size, test_size, image_size, unlabelled_size
+    num_params: int
+    test_accuracy: float
+    test_error_pct: float     # from the fp32 logits' argmax
+    epochs: list[dict]        # per epoch: epoch, lr, train_loss, train_acc, test_loss, test_acc, seconds
+    provenance: dict          # git_commit, torch, python, device, cpu, threads, precision, wall_time_s, date
+    sha256: dict              # {"checkpoint"|"logits": {"file", "sha256"}}, added by save_model
+
+
+def new_record(preset: Preset, seed: int, model: ModelSpec, position: int, train: "TrainConfig", loss_settings: dict,
+               train_confidence: dict | None, parallel: dict, data: dict, num_params: int, result: "TrainResult",
+               provenance: dict) -> Record:
+    """The record of a trained model (train_confidence only for models that teach)."""
+    record = Record(study=preset.name, profile=preset.profile, seed=seed, model=asdict(model), position=position,
+                    preset=asdict(preset), train=train.to_dict(), loss_settings=loss_settings)
+    if train_confidence is not None:
+        record["train_confidence"] = train_confidence
+    record.update(parallel=parallel, data=data, num_params=num_params, test_accuracy=result.test_accuracy,
+                  test_error_pct=error_pct(result.test_logits.argmax(1), result.test_labels),
+                  epochs=[asdict(m) for m in result.history], provenance=provenance)
+    return record
 
 
 def error_pct(predictions: torch.Tensor, labels: torch.Tensor) -> float:
@@ -76,7 +118,7 @@ def storable_logits(logits: torch.Tensor) -> np.ndarray:
     return shifted.clamp_(min=-FP16_MAX).to(torch.float16).numpy()
 
 
-def save_model(files: ModelFiles, record: dict, test_logits: torch.Tensor, test_labels: torch.Tensor,
+def save_model(files: ModelFiles, record: Record, test_logits: torch.Tensor, test_labels: torch.Tensor,
                state_dict: dict | None) -> dict:
     """Write checkpoint, outputs, then the JSON record (the completion marker) with their SHA-256; returns the record.
 
@@ -105,7 +147,7 @@ def is_finished(files: ModelFiles) -> bool:
     return files.record.is_file() and files.logits.is_file()
 
 
-def load_record(path: Path) -> dict:
+def load_record(path: Path) -> Record:
     """Read one JSON record; a one-line error naming the file when it is missing or damaged."""
     def read(p: Path) -> dict:
         record = json.loads(p.read_text())
@@ -138,7 +180,7 @@ def load_logits(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def verify(files: ModelFiles, which: str, record: dict | None = None) -> None:
-    """Check the `which` file ("checkpoint" or "logits") against the SHA-256 its record holds (older records hold none)."""
+    """Check the `which` file ("checkpoint" or "logits") against its record's SHA-256 (older records hold none)."""
     record = load_record(files.record) if record is None else record
     expected = record.get("sha256", {}).get(which, {}).get("sha256")
     path = getattr(files, which)
@@ -166,3 +208,111 @@ def check_study_folder(study_dir: Path, study: str, profile: str) -> None:
         if theirs != (study, profile):
             raise InvalidInput(f"{study_dir} holds {theirs[0]} [{theirs[1]}] ({path.relative_to(study_dir)}), "
                                f"not {study} [{profile}]: give each study its own --out")
+
+
+@dataclass
+class SeedModel:
+    """One recorded model of one seed: its record and stored test outputs (logits, labels, fp32 predictions)."""
+
+    record: Record
+    outputs: StoredOutputs
+
+    @property
+    def logits(self) -> torch.Tensor:
+        """Stored test logits (fp16, up to a per-row constant)."""
+        return self.outputs.logits
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """Test labels."""
+        return self.outputs.labels
+
+    @property
+    def error_pct(self) -> float:
+        """Test error (%) from the fp32 predictions; for files that predate them, the record's fp32 figure."""
+        return self.outputs.error_pct if self.outputs.exact else self.record["test_error_pct"]
+
+
+@dataclass
+class Study:
+    """Every recorded model of a study folder, by seed and model name."""
+
+    path: Path
+    models: dict[int, dict[str, SeedModel]]
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds that have at least one recorded model."""
+        return sorted(self.models)
+
+    def model_names(self) -> list[str]:
+        """Model names in training order (their position in the study plan)."""
+        names: list[str] = []
+        for seed in self.seeds:
+            ordered = sorted(self.models[seed].values(), key=lambda m: m.record["position"])
+            names += [m.record["model"]["name"] for m in ordered if m.record["model"]["name"] not in names]
+        return names
+
+    @property
+    def name(self) -> str:
+        """The study's name: its preset's."""
+        return self.first_record()["study"]
+
+    @property
+    def control_model(self) -> str:
+        """The baseline of paired differences: the label-trained model of the students' architecture."""
+        preset = self.first_record()["preset"]
+        return control_model(preset["teacher_arch"], preset["student_arch"])
+
+    def first_record(self) -> Record:
+        """The record of the first model (by plan position) of the first seed: what every model of the study shares."""
+        return min(self.models[self.seeds[0]].values(), key=lambda m: m.record["position"]).record
+
+    def record(self, seed: int, name: str) -> Record:
+        """One model's JSON record."""
+        return self.models[seed][name].record
+
+
+def _load_model(files: ModelFiles) -> SeedModel:
+    """One model's record and outputs, the outputs checked against the record's SHA-256."""
+    record = load_record(files.record)
+    verify(files, "logits", record)
+    return SeedModel(record, load_outputs(files.logits))
+
+
+def load_study(path: str | Path) -> Study:
+    """Read every finished model under `path`; a damaged model is left out and named in Study.skipped.
+
+    A folder must hold one study in one profile, evaluated on one test set; a clear error otherwise.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise MissingFile(f"no study folder at {path}")
+    models: dict[int, dict[str, SeedModel]] = {}
+    skipped = []
+    for record_path in sorted(path.glob("seed-*/*.json")):
+        match = re.fullmatch(r"seed-(\d+)", record_path.parent.name)
+        if match is None:
+            continue
+        seed = int(match.group(1))
+        files = model_files(path, seed, record_path.stem)
+        if not files.logits.is_file():
+            continue
+        try:
+            models.setdefault(seed, {})[record_path.stem] = _load_model(files)
+        except (DamagedFile, MissingFile) as error:
+            skipped.append(str(error))
+    if not models:
+        raise MissingFile(f"{path} holds no readable recorded model (expected seed-<k>/<model>.json with "
+                          ".logits.npz)" + "".join(f"; {s}" for s in skipped))
+    studies = sorted({(m.record.get("study"), m.record.get("profile")) for seed in models.values()
+                      for m in seed.values()}, key=str)
+    if len(studies) > 1:
+        named = ", ".join(f"{s} [{p}]" for s, p in studies)
+        raise InvalidInput(f"{path} mixes records of {len(studies)} studies ({named}): a report averages one study; "
+                           "move each into its own folder")
+    labels = [m.labels for seed in models.values() for m in seed.values()]
+    if any(not torch.equal(labels[0], other) for other in labels[1:]):
+        raise InvalidInput(f"{path}: models were evaluated on different test sets; cannot compare them")
+    return Study(path, models, skipped)

@@ -1,117 +1,44 @@
-"""Tables from stored logits: test error of every model, BANE-k and the seed ensembles, mean ± 95% CI."""
+"""What a recorded study shows: test errors of every model, BANE-k and the ensembles (mean ± 95% CI, paired
+differences to the control model), fidelity, verdicts in words, the study's heading, recipe and provenance."""
 
 import math
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 from bannet import records
-from bannet.errors import DamagedFile, InvalidInput, MissingFile
-from bannet.ensembles import ensemble_probabilities, error_pct
+from bannet.errors import InvalidInput
+from bannet.presets import PRESETS, get_preset
+from bannet.records import Record, Study
 from bannet.stats import mean_ci
 
-
-@dataclass
-class SeedModel:
-    """One recorded model of one seed: its record and stored test outputs (logits, labels, fp32 predictions)."""
-
-    record: dict
-    outputs: records.StoredOutputs
-
-    @property
-    def logits(self) -> torch.Tensor:
-        """Stored test logits (fp16, up to a per-row constant)."""
-        return self.outputs.logits
-
-    @property
-    def labels(self) -> torch.Tensor:
-        """Test labels."""
-        return self.outputs.labels
-
-    @property
-    def error_pct(self) -> float:
-        """Test error (%) from the fp32 predictions; for files that predate them, the record's fp32 figure."""
-        return self.outputs.error_pct if self.outputs.exact else self.record["test_error_pct"]
+BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
 
 
-@dataclass
-class Study:
-    """Every recorded model of a study folder, by seed and model name."""
-
-    path: Path
-    models: dict[int, dict[str, SeedModel]]
-    skipped: list[str] = field(default_factory=list)
-
-    @property
-    def seeds(self) -> list[int]:
-        """The seeds that have at least one recorded model."""
-        return sorted(self.models)
-
-    def model_names(self) -> list[str]:
-        """Model names in training order (their position in the study plan)."""
-        names: list[str] = []
-        for seed in self.seeds:
-            ordered = sorted(self.models[seed].values(), key=lambda m: m.record["position"])
-            names += [m.record["model"]["name"] for m in ordered if m.record["model"]["name"] not in names]
-        return names
-
-    def first_record(self) -> dict:
-        """The record of the first model (by plan position) of the first seed: what every model of the study shares."""
-        return min(self.models[self.seeds[0]].values(), key=lambda m: m.record["position"]).record
-
-    def record(self, seed: int, name: str) -> dict:
-        """One model's JSON record."""
-        return self.models[seed][name].record
+def ensemble_probabilities(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(1/k) Σ_j softmax(z_j): the BANE / independent-ensemble prediction."""
+    if not logits:
+        raise ValueError("an ensemble needs at least one member")
+    shapes = {tuple(z.shape) for z in logits}
+    if len(shapes) != 1:
+        raise ValueError(f"ensemble members disagree in shape: {sorted(shapes)}")
+    return torch.stack([z.float().softmax(1) for z in logits]).mean(0)
 
 
-def _load_model(files: records.ModelFiles) -> SeedModel:
-    """One model's record and outputs, the outputs checked against the record's SHA-256."""
-    record = records.load_record(files.record)
-    records.verify(files, "logits", record)
-    return SeedModel(record, records.load_outputs(files.logits))
+def error_pct(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 test error in percent of logits or probabilities against labels."""
+    if scores.shape[0] != labels.shape[0]:
+        raise ValueError(f"{scores.shape[0]} predictions for {labels.shape[0]} labels")
+    return records.error_pct(scores.argmax(1), labels)
 
 
-def load_study(path: str | Path) -> Study:
-    """Read every finished model under `path`; a damaged model is left out and named in Study.skipped.
-
-    A folder must hold one study in one profile, evaluated on one test set; a clear error otherwise.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        raise MissingFile(f"no study folder at {path}")
-    models: dict[int, dict[str, SeedModel]] = {}
-    skipped = []
-    for record_path in sorted(path.glob("seed-*/*.json")):
-        match = re.fullmatch(r"seed-(\d+)", record_path.parent.name)
-        if match is None:
-            continue
-        seed = int(match.group(1))
-        files = records.model_files(path, seed, record_path.stem)
-        if not files.logits.is_file():
-            continue
-        try:
-            models.setdefault(seed, {})[record_path.stem] = _load_model(files)
-        except (DamagedFile, MissingFile) as error:
-            skipped.append(str(error))
-    if not models:
-        raise MissingFile(f"{path} holds no readable recorded model (expected seed-<k>/<model>.json with "
-                          ".logits.npz)" + "".join(f"; {s}" for s in skipped))
-    studies = sorted({(m.record.get("study"), m.record.get("profile")) for seed in models.values()
-                      for m in seed.values()}, key=str)
-    if len(studies) > 1:
-        raise InvalidInput(f"{path} mixes records of {len(studies)} studies ({', '.join(f'{s} [{p}]' for s, p in studies)}): "
-                           "a report averages one study; move each into its own folder")
-    labels = [m.labels for seed in models.values() for m in seed.values()]
-    if any(not torch.equal(labels[0], other) for other in labels[1:]):
-        raise InvalidInput(f"{path}: models were evaluated on different test sets; cannot compare them")
-    return Study(path, models, skipped)
 
 
 @dataclass
 class Row:
-    """One line of a results table: per-seed test errors (%), their mean ± CI, and the paired difference to a baseline."""
+    """One line of a results table: per-seed test errors (%), their mean ± CI, the paired difference to a baseline."""
 
     name: str
     errors: dict[int, float]
@@ -127,11 +54,6 @@ class Row:
         return len(self.errors)
 
 
-def control_model(study: Study) -> str:
-    """The label-trained model of the students' architecture: 'label' in cross-architecture studies, else the teacher."""
-    return "label" if "label" in study.model_names() else "teacher"
-
-
 def _generations(study: Study) -> int:
     """K, the number of born-again generations recorded."""
     names = study.model_names()
@@ -144,7 +66,7 @@ def _preset_setting(study: Study, key: str) -> object:
 
 
 def seed_ensemble_errors(study: Study, model: str, k: int) -> dict[int, float]:
-    """Error (%) of the mean softmax of `model` over disjoint groups of k consecutive seeds, keyed by each group's first seed.
+    """Error (%) of the mean softmax of `model` over disjoint groups of k consecutive seeds, keyed by their first seed.
 
     Disjoint groups share no member, so their errors are independent samples and their interval is
     honest; overlapping (cyclic) windows would reuse each model k times and narrow it spuriously.
@@ -177,7 +99,7 @@ def seed_errors(study: Study) -> dict[str, dict[int, float]]:
         table[f"bane-{k}"] = {s: error_pct(ensemble_probabilities([study.models[s][m].logits for m in members]),
                                            study.models[s]["ban-1"].labels)
                               for s in study.seeds if all(m in study.models[s] for m in members)}
-    control = control_model(study)
+    control = study.control_model
     independent = _preset_setting(study, "independent_models") or 0
     for k in range(2, max(_generations(study), 1) + 1):
         table[f"ens-{k}"] = (paired_ensemble_errors(study, [control] + [f"indep-{j}" for j in range(2, k + 1)])
@@ -189,8 +111,10 @@ def seed_errors(study: Study) -> dict[str, dict[int, float]]:
     return {name: errors for name, errors in table.items() if errors}
 
 
-def summarize(study: Study, baseline: str = "teacher", confidence: float = 0.95) -> list[Row]:
-    """One Row per table line, with the paired difference (row − baseline of the same seed) where both exist."""
+def summarize(study: Study, baseline: str | None = None, confidence: float = 0.95) -> list[Row]:
+    """One Row per table line, with the paired difference (row − baseline of the same seed, by default the study's
+    control model) where both exist."""
+    baseline = baseline or study.control_model
     table = seed_errors(study)
     if baseline not in table:
         raise InvalidInput(f"baseline {baseline!r} is not in the study; rows: {', '.join(table)}")
@@ -209,19 +133,35 @@ def _pm(mean: float, ci: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f}" if math.isnan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
 
 
-def format_table(rows: list[Row], paper: dict[str, float] | None = None, baseline: str = "teacher") -> str:
-    """A Markdown table: row, seeds, test error % (mean ± 95% CI), difference to the baseline, and the paper's figure."""
+def format_table(rows: list[Row], baseline: str, paper: dict[str, float] | None = None) -> str:
+    """A Markdown table: row, seeds, test error % (mean ± 95% CI), difference to the baseline, the paper's figure."""
     paper = paper or {}
     lines = [f"| model | seeds | test error % | Δ vs {baseline} (paired) | paper |", "|---|---|---|---|---|"]
     for row in rows:
         quoted = f"{paper[row.name]:.2f}" if row.name in paper else ""
-        lines.append(f"| {row.name} | {row.n} | {_pm(row.mean, row.ci)} | {_pm(row.diff_mean, row.diff_ci)} | {quoted} |")
+        difference = _pm(row.diff_mean, row.diff_ci)
+        lines.append(f"| {row.name} | {row.n} | {_pm(row.mean, row.ci)} | {difference} | {quoted} |")
     return "\n".join(lines)
+
+
+def study_table(study: Study, baseline: str | None = None) -> str:
+    """Markdown: the study's table against `baseline` (default: its control model), with the paper's column and its
+    source beside a full-profile run of a preset that quotes the paper; a smoke run never stands beside the paper."""
+    baseline = baseline or study.control_model
+    record = study.first_record()
+    preset = PRESETS.get(study.name)
+    paper = preset.paper if preset is not None and record["profile"] == "full" else {}
+    table = format_table(summarize(study, baseline), baseline, paper)
+    if paper:
+        return f"{table}\n\nPaper column: {preset.paper_source}."
+    if record["profile"] != "full":
+        return f"{table}\n\nA {record['profile']} run: the paper's figures are not set beside it."
+    return f"{table}\n\nNo paper figures are quoted for this preset."
 
 
 @dataclass
 class Fidelity:
-    """How closely a student matches the model that taught it, per seed: top-1 agreement (%) and KL(teacher ‖ student)."""
+    """How closely a student matches the model that taught it, per seed: top-1 agreement (%), KL(teacher ‖ student)."""
 
     name: str
     teacher: str
@@ -253,5 +193,125 @@ def format_fidelity(rows: list[Fidelity], confidence: float = 0.95) -> str:
     lines = ["| student | teacher | seeds | top-1 agreement % | KL(teacher ‖ student), nats |", "|---|---|---|---|---|"]
     for row in rows:
         agreement, kl = mean_ci(list(row.agreement.values()), confidence), mean_ci(list(row.kl.values()), confidence)
-        lines.append(f"| {row.name} | {row.teacher} | {len(row.agreement)} | {_pm(*agreement)} | {_pm(*kl, digits=3)} |")
+        seeds = len(row.agreement)
+        lines.append(f"| {row.name} | {row.teacher} | {seeds} | {_pm(*agreement)} | {_pm(*kl, digits=3)} |")
     return "\n".join(lines)
+
+
+def heading(study: Study) -> str:
+    """A Markdown line saying what the study is: a recorded result, or a smoke run that is not a result."""
+    record = study.first_record()
+    preset, n = record["preset"], len(study.seeds)
+    seeds = f"{n} seed{'' if n == 1 else 's'} ({', '.join(map(str, study.seeds))})"
+    epochs = f"{preset['epochs']} epoch{'' if preset['epochs'] == 1 else 's'}"
+    size = f"{record['data']['train_size']:,} training and {record['data']['test_size']:,} test images"
+    if record["profile"] == "smoke":
+        return (f"**Smoke run of `{preset['name']}`: not a result.** A tiny model ({preset['teacher_arch']} → "
+                f"{preset['student_arch']}) trained for {epochs} on {size}, {seeds}, only to show that "
+                f"this chapter's code runs; its error rates mean nothing.")
+    return (f"**Study `{preset['name']}`** ({record['profile']} profile): {preset['teacher_arch']} → "
+            f"{preset['student_arch']}; {seeds}; {epochs} per model; {size}.")
+
+
+def schedule(study: Study) -> str:
+    """The training recipe as recorded: epochs, batch, optimiser and the learning rate of every epoch."""
+    record = study.first_record()
+    train = record["train"]
+    rates = ", ".join(f"{e['lr']:g}" for e in record["epochs"])
+    n = len(record["epochs"])
+    return (f"{n} epoch{'' if n == 1 else 's'} per model, batches of {train['batch_size']}, SGD with momentum "
+            f"{train['momentum']:g}{' (Nesterov)' if train['nesterov'] else ''} and weight decay "
+            f"{train['weight_decay']:g}; learning rate by epoch: {rates}.")
+
+
+def paper_table(preset_name: str) -> str:
+    """Markdown: the paper's numbers for a preset, labelled as the paper's (no numbers of ours)."""
+    preset = get_preset(preset_name)
+    if not preset.paper:
+        return f"No paper figures are quoted for `{preset_name}`."
+    lines = ["| model | paper: test error % |", "|---|---|"]
+    lines += [f"| {name} | {error:.2f} |" for name, error in preset.paper.items()]
+    return "\n".join(lines) + f"\n\nSource: {preset.paper_source}."
+
+
+def _commit(record: Record) -> str:
+    """A record's git commit, shortened, keeping its '-dirty' mark."""
+    commit = record["provenance"]["git_commit"]
+    return commit[:10] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
+def _joined(values: list[str]) -> str:
+    """The distinct values in first-seen order, comma-separated."""
+    return ", ".join(dict.fromkeys(values))
+
+
+def _provenance(recs: list[Record], key: str) -> str:
+    """The distinct values of one provenance field over the records."""
+    return _joined([str(r["provenance"][key]) for r in recs])
+
+
+def _dates(recs: list[Record]) -> str:
+    """The UTC day the records were made, or the first and last day."""
+    days = sorted(r["provenance"]["date"][:10] for r in recs)
+    return days[0] if days[0] == days[-1] else f"{days[0]} to {days[-1]}"
+
+
+def provenance_table(study: Study) -> str:
+    """Markdown, one line per model: seeds, epochs, mean wall time per seed, device, torch, commit and date."""
+    lines = ["| model | seeds | epochs | wall time per seed | device | torch | commit | date (UTC) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in study.model_names():
+        recs = [study.record(s, name) for s in study.seeds if name in study.models[s]]
+        wall = sum(r["provenance"]["wall_time_s"] for r in recs) / len(recs)
+        lines.append(f"| {name} | {len(recs)} | {_joined([str(len(r['epochs'])) for r in recs])} | {wall:.1f} s | "
+                     f"{_provenance(recs, 'device')} | {_provenance(recs, 'torch')} | "
+                     f"{_joined([_commit(r) for r in recs])} | {_dates(recs)} |")
+    return "\n".join(lines)
+
+
+def provenance_summary(study: Study) -> str:
+    """One line: commits, torch, devices, dates and the total wall time of every trained model."""
+    recs = [m.record for seed in study.models.values() for m in seed.values()]
+    total = sum(r["provenance"]["wall_time_s"] for r in recs)
+    return (f"{len(recs)} trained model{'s' if len(recs) != 1 else ''}; commit {_joined([_commit(r) for r in recs])}; "
+            f"torch {_provenance(recs, 'torch')}; device {_provenance(recs, 'device')}; date {_dates(recs)}; "
+            f"total wall time {total / 60:.1f} min.")
+
+
+def verdict(row: Row) -> str:
+    """'better', 'worse' or 'no difference' from the 95% CI of the paired difference; 'one seed' without a CI."""
+    if math.isnan(row.diff_mean):
+        raise ValueError(f"row {row.name!r} has no paired difference to a baseline")
+    if math.isnan(row.diff_ci):
+        return "one seed"
+    if row.diff_mean + row.diff_ci < 0:
+        return "better"
+    if row.diff_mean - row.diff_ci > 0:
+        return "worse"
+    return "no difference"
+
+
+def _signed(value: float) -> str:
+    """A signed two-decimal number in which a value that rounds to zero reads +0.00, never -0.00."""
+    return f"{0.0 if round(value, 2) == 0 else value:+.2f}"
+
+
+def plain_statement(rows: list[Row], baseline: str) -> str:
+    """One Markdown bullet per row with a paired difference: beats / worse than / no significant difference at 95%."""
+    other = BASELINE_WORDS.get(baseline, f"`{baseline}`")
+    lines = []
+    for row in rows:
+        if row.name == baseline or math.isnan(row.diff_mean):
+            continue
+        outcome = verdict(row)
+        if outcome == "one seed":
+            lines.append(f"- **{row.name}**: {row.diff_mean:+.2f} points against {other} from a single seed; "
+                         f"no confidence interval, so no conclusion.")
+            continue
+        interval = (f"paired difference {_signed(row.diff_mean)} points, 95% CI {_signed(row.diff_mean - row.diff_ci)} "
+                    f"to {_signed(row.diff_mean + row.diff_ci)}, {row.diff_n} paired seeds")
+        words = {"better": f"beats {other}: lower error, and the 95% CI excludes 0",
+                 "worse": f"is worse than {other}: higher error, and the 95% CI excludes 0",
+                 "no difference": f"shows no significant difference at 95% from {other}: the CI includes 0"}
+        lines.append(f"- **{row.name}** {words[outcome]} ({interval}).")
+    return "\n".join(lines) if lines else f"No row has a paired difference to {other}."

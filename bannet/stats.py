@@ -22,7 +22,7 @@ def student_t_cdf(x: float, dof: int) -> float:
     return 0.5 + h / 3 * (density(0.0) + inner + density(x))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def student_t_quantile(prob: float, dof: int) -> float:
     """The t value with P(T ≤ t) = prob, by bisection on the CDF."""
     if not 0.5 <= prob < 1:

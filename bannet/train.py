@@ -13,12 +13,13 @@ from tqdm.auto import tqdm
 from bannet import distributed
 from bannet.losses import DistillationLoss, ban_loss, value_checks
 from bannet.precision import Precision, check_precision, resolve_precision
+from bannet.presets import Preset
 from bannet.training_state import load_training_state, save_training_state
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The WRN recipe the paper follows: SGD(0.9, Nesterov, wd 5e-4), lr 0.1 ×0.2 at 30/60/80% of the epochs, batch 128."""
+    """The paper's WRN recipe: SGD(0.9, Nesterov, wd 5e-4), lr 0.1 ×0.2 at 30/60/80% of the epochs, batch 128."""
 
     epochs: int
     batch_size: int = 128
@@ -53,6 +54,11 @@ class TrainConfig:
     def lr_at(self, epoch: int) -> float:
         """Learning rate of a 0-based epoch: lr · γ^(number of milestones reached)."""
         return self.lr * self.gamma ** sum(epoch >= drop for drop in self.drop_epochs)
+
+    @classmethod
+    def for_preset(cls, preset: Preset, **settings) -> "TrainConfig":
+        """The recipe a preset trains with: its epochs, batch and learning rate, the paper's other settings."""
+        return cls(epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr, **settings)
 
     def to_dict(self) -> dict:
         """A JSON-ready copy of the settings."""
@@ -95,7 +101,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) 
 
 
 def prepare_model(model: nn.Module, device: torch.device, config: TrainConfig) -> nn.Module:
-    """Move to the device in the precision's memory format; on CUDA cuDNN picks its fastest kernels for the fixed shapes."""
+    """Move to the device in the precision's memory format; on CUDA cuDNN picks its fastest kernels for fixed shapes."""
     model = model.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -194,7 +200,7 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
                 progress: bool = True, desc: str = "train",
                 on_epoch: Callable[[EpochMetrics], None] | None = None,
                 unlabelled: Iterator[torch.Tensor] | None = None, state_file: Path | None = None) -> TrainResult:
-    """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; metrics are read from the device once per epoch.
+    """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; metrics leave the device once per epoch.
 
     `unlabelled`, an endless iterator of image batches, adds L_ban(z_u, t_u) on the next of its batches
     to every labelled step (see TrainStep); the labelled loader alone defines the epoch.

@@ -10,9 +10,10 @@ from bannet.train import TrainConfig, TrainResult, prepare_model, train_model
 
 
 def train_from_labels(arch: str, dataset: str, data: tuple, epochs: int, seed: int, precision: str = "auto",
-                      device: torch.device = torch.device("cpu"), compile: bool = False) -> TrainResult:
+                      device: torch.device | None = None, compile: bool = False) -> TrainResult:
     """Train `arch` on (train images, train labels, test images, test labels) of `dataset` with SGD 0.9 Nesterov,
     wd 5e-4, lr 0.1 ×0.2 at 30/60/80% of `epochs`, batch 128, the data set's augmentation; seeded by `seed`."""
+    device = device or torch.device("cpu")
     spec = DATASETS[dataset]
     config = TrainConfig(epochs=epochs, precision=precision, compile=compile)
     channels_last = resolve_precision(precision, device).channels_last

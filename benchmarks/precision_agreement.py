@@ -13,11 +13,11 @@ import statistics
 from pathlib import Path
 
 import torch
+from label_training import train_from_labels
 
 from bannet.data import load_split
 from bannet.provenance import device_name, git_commit
 from bannet.stats import mean_ci
-from label_training import train_from_labels
 
 
 def summary(errors: dict[str, list[float]]) -> list[str]:
@@ -25,7 +25,8 @@ def summary(errors: dict[str, list[float]]) -> list[str]:
     lines = []
     for precision, values in errors.items():
         mean, ci = mean_ci(values)
-        lines.append(f"{precision}: {mean:.2f} ± {ci:.2f} % (mean ± 95% CI), seed-to-seed SD {statistics.stdev(values):.2f}")
+        spread = statistics.stdev(values)
+        lines.append(f"{precision}: {mean:.2f} ± {ci:.2f} % (mean ± 95% CI), seed-to-seed SD {spread:.2f}")
     differences = [b - f for f, b in zip(errors["fp32"], errors["bf16"])]
     mean, ci = mean_ci(differences)
     lines.append(f"bf16 - fp32, paired by seed: {mean:+.2f} ± {ci:.2f} points (SD {statistics.stdev(differences):.2f})")

@@ -13,11 +13,11 @@ import datetime
 from pathlib import Path
 
 import torch
+from label_training import train_from_labels
 
 from bannet.data import load_split
 from bannet.models import build, count_parameters
 from bannet.provenance import device_name, git_commit
-from label_training import train_from_labels
 
 
 def candidate(text: str) -> tuple[str, int]:
@@ -43,7 +43,8 @@ def main() -> None:
     data = (*load_split(args.dataset, True, args.data, download=False),
             *load_split(args.dataset, False, args.data, download=False))
     classes = 100 if args.dataset == "cifar100" else 10
-    lines = [f"schedule pilot on {args.dataset}: label training, --precision auto, compile {'on' if args.compile else 'off'}, "
+    compiled = "on" if args.compile else "off"
+    lines = [f"schedule pilot on {args.dataset}: label training, --precision auto, compile {compiled}, "
              f"batch 128, seed {args.seed}",
              f"{device_name(device)} | torch {torch.__version__} | git {git_commit()} | "
              f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}", "",

@@ -1,13 +1,13 @@
 """Training throughput: the plain PyTorch loop (a) against bannet's trainer (b), and the losses.
 
-(a) is the loop every BAN repository uses: a torchvision Dataset + PIL transforms (CIFAR: RandomCrop(32, 4) +
-RandomHorizontalFlip; ResNet-18 at 64 px: RandomResizedCrop(64) + flip) + ToTensor + Normalize, a DataLoader
-with worker processes, fp32, an autograd loss, torch's default SGD.
+(a) is the loop every BAN repository uses, taken from bannet.reference: a torchvision Dataset + PIL transforms
+(CIFAR: RandomCrop(32, 4) + RandomHorizontalFlip; ResNet-18 at 64 px: RandomResizedCrop(64) + flip) + ToTensor +
+Normalize, a DataLoader with worker processes, fp32, an autograd loss, torch's default SGD.
 (b) is bannet's own code: the split resident on the device (DeviceLoader, augmentation on the device) and
 TrainStep (--precision auto: bf16 autocast and channels_last on GPUs and on CPUs with bf16 matrix instructions,
 fused or foreach SGD, explicit-backward loss, teacher forward in inference mode, no host synchronisation inside
 the step). Each is timed for a label step ("ce") and a BAN student step ("ban", the teacher's forward
-included). Then every bannet loss's forward+backward is timed against a plain autograd implementation.
+included). Then every bannet loss's forward+backward is timed against its autograd reference (bannet.reference).
 
     python benchmarks/train_throughput.py --data ROOT --out benchmarks/results/<gpu>-<date>.txt
 """
@@ -24,18 +24,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor, nn
 from torch.utils.benchmark import Timer
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from bannet.data import DATASETS, DatasetSpec, DeviceLoader, load_split, spec_transform, torchvision_dataset
-from bannet.losses import build_loss, dkpp_targets, value_checks
+from bannet.data import DATASETS, DatasetSpec, DeviceLoader, data_root, load_split, spec_transform, torchvision_dataset
+from bannet.losses import build_loss, value_checks
 from bannet.models import build
 from bannet.precision import PRECISIONS, resolve_precision
 from bannet.provenance import device_name, git_commit
-from bannet.settings import data_root
+from bannet.reference import PixelDataset, PlainStep, plain_loader, reference_loss
 from bannet.train import TrainConfig, TrainStep, make_optimizer, prepare_model
 
 CIFAR = DATASETS["cifar10"]
@@ -44,94 +42,13 @@ INPUTS = {"resnet18": SMALL_IMAGEWANG}  # every other model trains on CIFAR-10
 MODELS = ["wrn-28-1", "wrn-16-2", "resnet18"]
 LOSSES = ["ce", "ban", "ban+l", "cwtm", "dkpp", "ls"]
 LS_MASS = 0.1  # the label-smoothing control's wrong-class mass in the timings and references
-LOSS_KWARGS = {"dkpp": {"seed": 0}, "ls": {"mass": LS_MASS}}
+LOSS_KWARGS = {"dkpp": {"seed": 0}, "ls": {"mass": LS_MASS}}  # for bannet's loss and its reference alike
 LOSS_SHAPES = [(128, 10), (128, 100)]
 RANDOM_SPLIT_SIZE = 50_000
 SMALL_IMAGEWANG_SIZE = 10_000
 SPEEDUP_TARGET = {"cuda": ("wrn-28-1", 4.0), "cpu": ("wrn-28-1", 2.5)}
 STUDENT_TARGET = 1.35
 LOSS_TARGET = 1.1
-
-
-# ---- the plain path (a) ---------------------------------------------------------------------------
-
-class PixelDataset(Dataset):
-    """(transform(PIL image), label) from uint8 N×H×W×C arrays, as torchvision's CIFAR10 serves its own."""
-
-    def __init__(self, images: Tensor, labels: Tensor, transform: Callable) -> None:
-        self.data = images.permute(0, 2, 3, 1).contiguous().numpy()
-        self.targets = labels.tolist()
-        self.transform = transform
-
-    def __len__(self) -> int:
-        """Number of images."""
-        return len(self.targets)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, int]:
-        """Image i through PIL and the transform, with its label."""
-        return self.transform(Image.fromarray(self.data[i])), self.targets[i]
-
-
-def plain_loader(dataset: Dataset, batch_size: int, workers: int, device: torch.device) -> DataLoader:
-    """The plain DataLoader: shuffled, `workers` processes kept alive, pinned memory on CUDA."""
-    return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers,
-                      pin_memory=device.type == "cuda", persistent_workers=workers > 0)
-
-
-def soft_cross_entropy(student_logits: Tensor, probs: Tensor, T: float) -> Tensor:
-    """Autograd reference: -(T²/b) Σ_s Σ_i p_{i,s} log softmax(z_s/T)_i."""
-    return -(T * T) * (probs * F.log_softmax(student_logits / T, dim=1)).sum(1).mean()
-
-
-def reference_loss(name: str, T: float = 1.0, seed: int = 0) -> Callable[[Tensor, Tensor | None, Tensor], Tensor]:
-    """The autograd reference of bannet's loss `name` (dkpp draws its permutations from a generator seeded `seed`)."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def ban(z: Tensor, t: Tensor, y: Tensor) -> Tensor:
-        return soft_cross_entropy(z, F.softmax(t / T, dim=1), T)
-
-    def cwtm(z: Tensor, t: Tensor, y: Tensor) -> Tensor:
-        confidence = F.softmax(t / T, dim=1).amax(dim=1)
-        return (confidence / confidence.sum() * F.cross_entropy(z, y, reduction="none")).sum()
-
-    def dkpp(z: Tensor, t: Tensor, y: Tensor) -> Tensor:
-        return soft_cross_entropy(z, dkpp_targets(F.softmax(t / T, dim=1), generator), T)
-
-    def ls(z: Tensor, t: Tensor, y: Tensor) -> Tensor:  # torch's ε also gives ε/n to the true class
-        classes = z.shape[1]
-        return F.cross_entropy(z, y, label_smoothing=LS_MASS * classes / (classes - 1))
-
-    references = {"ce": lambda z, t, y: F.cross_entropy(z, y), "ban": ban,
-                  "ban+l": lambda z, t, y: F.cross_entropy(z, y) + ban(z, t, y), "cwtm": cwtm, "dkpp": dkpp, "ls": ls}
-    if name not in references:
-        raise ValueError(f"no reference for loss {name!r}; known: {', '.join(references)}")
-    return references[name]
-
-
-class PlainStep:
-    """The plain loop's step: blocking copies to the device, fp32, teacher under no_grad, autograd loss, torch SGD."""
-
-    def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device, teacher: nn.Module | None = None,
-                 loss: str = "ce") -> None:
-        self.model, self.device, self.teacher = model.to(device), device, teacher
-        if teacher is not None:
-            teacher.to(device).eval()
-        self.loss = reference_loss(loss)
-        self.optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                         nesterov=config.nesterov, weight_decay=config.weight_decay)
-
-    def __call__(self, x: Tensor, y: Tensor) -> Tensor:
-        """Update the model on one batch; returns the loss."""
-        x, y = x.to(self.device), y.to(self.device)
-        self.optimizer.zero_grad()
-        teacher_logits = None
-        if self.teacher is not None:
-            with torch.no_grad():
-                teacher_logits = self.teacher(x)
-        loss = self.loss(self.model(x), teacher_logits, y)
-        loss.backward()
-        self.optimizer.step()
-        return loss
 
 
 # ---- timing ---------------------------------------------------------------------------------------
@@ -246,7 +163,8 @@ def loss_times(name: str, batch: int, classes: int, device: torch.device) -> tup
     z = torch.randn(batch, classes, generator=generator).to(device).requires_grad_()
     t = (3 * torch.randn(batch, classes, generator=generator)).to(device)
     y = torch.randint(0, classes, (batch,), generator=generator).to(device)
-    candidates = {"explicit": build_loss(name, **LOSS_KWARGS.get(name, {})), "autograd": reference_loss(name)}
+    options = LOSS_KWARGS.get(name, {})
+    candidates = {"explicit": build_loss(name, **options), "autograd": reference_loss(name, **options)}
     values, grads = [], []
     for loss in candidates.values():
         z.grad = None
@@ -290,7 +208,7 @@ def random_pixels(spec: DatasetSpec, n: int) -> tuple[Tensor, Tensor]:
 
 
 def training_data(root: Path) -> Workload:
-    """CIFAR-10's training split (random tensors of its shape without it); the plain path reads it as torchvision does."""
+    """CIFAR-10's training split (random tensors of its shape without it), read by the plain path as torchvision."""
     if (root / "cifar-10-batches-py").is_dir():
         images, labels = load_split("cifar10", train=True, root=root, download=False)
         dataset = torchvision_dataset("cifar10", True, root, download=False, transform=spec_transform(CIFAR, True))
@@ -408,9 +326,9 @@ def report_training(report: Report, args: argparse.Namespace, config: TrainConfi
         a_label, a_student = plain_throughput(name, plain_batches, config, device, args)
         b_label, b_student = bannet_throughput(name, fast_batches, config, device, args)
         speedups[name], student_costs[name] = b_label / a_label, b_label / b_student
-        report("{:<16}{:>11.0f}{:>11.0f}{:>7.2f}{:>13.0f}{:>13.0f}{:>7.2f}{:>24.2f}{:>7.2f}".format(
-            name, a_label, b_label, b_label / a_label, a_student, b_student, b_student / a_student,
-            a_label / a_student, b_label / b_student))
+        report(f"{name:<16}{a_label:>11.0f}{b_label:>11.0f}{b_label / a_label:>7.2f}{a_student:>13.0f}"
+               f"{b_student:>13.0f}{b_student / a_student:>7.2f}{a_label / a_student:>24.2f}"
+               f"{b_label / b_student:>7.2f}")
     return speedups, student_costs
 
 
@@ -440,7 +358,7 @@ def report_sharing(report: Report, args: argparse.Namespace, config: TrainConfig
     for processes in args.share:
         total = shared_throughput(args.models[0], processes, images, labels, config, device, args)
         first = first or total
-        report("{:<11}{:>16.0f}{:>15.0f}{:>26.2f}".format(processes, total, total / processes, total / first))
+        report(f"{processes:<11}{total:>16.0f}{total / processes:>15.0f}{total / first:>26.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:

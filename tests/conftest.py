@@ -1,39 +1,11 @@
-"""Shared fixtures: the real data root (required under CI, skipped elsewhere), a tiny learnable data set, a tiny ImageWang."""
+"""Shared fixtures: the real MNIST root, a tiny learnable data set, a tiny ImageWang (built by tests/helpers.py)."""
 
-import importlib.util
-import os
 from pathlib import Path
-from types import ModuleType
 
-import numpy as np
 import pytest
-import torch
-from PIL import Image
 
-from bannet.born_again import StudyData
-from bannet.data import DATASETS
-
-_MARKERS = {"mnist": "MNIST/raw", "cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
-
-
-def real_data_root(name: str) -> Path:
-    """$BANNET_DATA when it holds the set; under CI a missing set fails, elsewhere it skips."""
-    root = os.environ.get("BANNET_DATA")
-    if root and (Path(root) / _MARKERS[name]).is_dir():
-        return Path(root)
-    message = f"{name} not found under BANNET_DATA={root!r}; set BANNET_DATA to a folder holding the official files"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def load_script(relative_path: str) -> ModuleType:
-    """A script of the repository (e.g. "benchmarks/train_throughput.py") imported as a module."""
-    path = Path(__file__).resolve().parents[1] / relative_path
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bannet.data import StudyData
+from helpers import real_data_root, tiny_mnist_like, write_tiny_imagewang
 
 
 @pytest.fixture
@@ -42,45 +14,10 @@ def mnist_root() -> Path:
     return real_data_root("mnist")
 
 
-def tiny_mnist_like(train_size: int = 256, test_size: int = 128, seed: int = 0) -> StudyData:
-    """A learnable 10-class set of 28×28 uint8 images: class c lights up horizontal band c, plus noise."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        labels = torch.randint(0, 10, (n,), generator=generator)
-        images = torch.randint(0, 60, (n, 1, 28, 28), generator=generator, dtype=torch.uint8)
-        for c in range(10):
-            images[labels == c, :, 2 * c + 3: 2 * c + 6, :] = 255
-        return images, labels
-
-    return StudyData(DATASETS["mnist"], *split(train_size), *split(test_size))
-
-
 @pytest.fixture
 def tiny_data() -> StudyData:
     """A tiny synthetic MNIST-shaped study data set."""
     return tiny_mnist_like()
-
-
-def write_tiny_imagewang(root: Path, train_per_class: int = 6, val_per_class: int = 4, unsup: int = 12,
-                         classes: int = 4, seed: int = 0) -> Path:
-    """root/imagewang-128/: train/<wnid>/ of `classes` classes, val/ of the last half of them, unsup/ (no labels)."""
-    rng = np.random.default_rng(seed)
-    folder = root / "imagewang-128"
-    wnids = [f"n{index:08d}" for index in range(classes)]
-
-    def write(directory: Path, count: int) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            height, width = rng.choice([16, 20, 24], size=2)
-            Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(directory / f"{i}.JPEG")
-
-    for wnid in wnids:
-        write(folder / "train" / wnid, train_per_class)
-    for wnid in wnids[classes // 2:]:
-        write(folder / "val" / wnid, val_per_class)
-    write(folder / "unsup", unsup)
-    return root
 
 
 @pytest.fixture

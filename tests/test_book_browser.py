@@ -1,4 +1,4 @@
-"""The built book in headless Chromium: every page loads, its math is typeset, its images load, its internal links resolve."""
+"""The built book in headless Chromium: every page loads, math is typeset, images load, internal links resolve."""
 
 import functools
 import os

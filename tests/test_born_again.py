@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from bannet import records
-from bannet.born_again import run_study, study_plan
-from bannet.presets import get_preset
+from bannet.born_again import run_study
+from bannet.presets import get_preset, study_plan
 
 CPU = torch.device("cpu")
 TINY = replace(get_preset("mnist-mlp", "smoke"), epochs=2, batch_size=64)

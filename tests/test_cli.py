@@ -65,7 +65,7 @@ def test_an_unknown_device_is_one_line(capsys, tmp_path, no_training, device):
 
 def test_another_studys_folder_is_refused(capsys, tmp_path, tiny_data, request):
     teacher_only = replace(get_preset("mnist-mlp", "smoke"), generations=0, students=())
-    run_study(teacher_only, [0], tmp_path / "study", torch.device("cpu"), data=tiny_data, profile="smoke",
+    run_study(teacher_only, [0], tmp_path / "study", torch.device("cpu"), data=tiny_data,
               progress=False, log=lambda _: None)
     request.getfixturevalue("no_training")
     line = _one_line_error(capsys, ["run", "cifar10-wrn-28-1", "--profile", "smoke", "--out", str(tmp_path / "study")])

@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from bannet import records
-from bannet.born_again import required_models, run_study, study_plan
-from bannet.ensembles import ensemble_probabilities, error_pct
+from bannet.born_again import run_study
 from bannet.errors import InvalidInput
-from bannet.presets import get_preset
-from bannet.report import fidelity, format_fidelity, load_study, seed_errors
+from bannet.presets import get_preset, required_models, study_plan
+from bannet.records import load_study
+from bannet.report import ensemble_probabilities, error_pct, fidelity, format_fidelity, seed_errors
+from helpers import tiny_mnist_like
 
 CPU = torch.device("cpu")
 CONTROLS = replace(get_preset("mnist-mlp", "smoke"), epochs=1, batch_size=64, generations=2, students=("cwtm",),
@@ -31,7 +32,6 @@ def test_the_plan_adds_each_control_after_the_students():
 
 @pytest.fixture(scope="module")
 def controls_study(tmp_path_factory):
-    from conftest import tiny_mnist_like
     out = tmp_path_factory.mktemp("controls")
     run_study(CONTROLS, [0, 1], out, CPU, data=tiny_mnist_like(), **quiet)
     return out

@@ -20,12 +20,22 @@ from torchvision import datasets, transforms
 from torchvision.datasets import ImageFolder
 
 import bannet.data.imagewang as imagewang
-from bannet.data import (DATASETS, DeviceLoader, ImageWangFolder, ResizedCropFlip, download_imagewang,
-                         imagewang_classes, imagewang_files, load_imagewang_split, load_split, torchvision_dataset,
-                         torchvision_loader)
+from bannet.data import (
+    DATASETS,
+    DeviceLoader,
+    ImageWangFolder,
+    ResizedCropFlip,
+    download_imagewang,
+    imagewang_classes,
+    imagewang_files,
+    load_imagewang_split,
+    load_split,
+    torchvision_dataset,
+    torchvision_loader,
+)
 from bannet.errors import DamagedFile, MissingFile
+from helpers import load_script, real_data_root
 
-from conftest import load_script, real_data_root
 CIFAR = DATASETS["cifar10"]
 NETTE = ["n01440764", "n02102040", "n02979186"]
 WOOF = ["n02086240", "n02087394"]

@@ -20,11 +20,12 @@ import torch
 import torch.multiprocessing as mp
 
 from bannet import distributed, records
-from bannet.born_again import StudyRunner, load_study_data, run_study, study_plan
+from bannet.born_again import StudyRunner, run_study
 from bannet.cli import main
+from bannet.data import load_study_data
 from bannet.losses import CWTMLoss, DKPPLoss, cwtm_loss, dkpp_targets
-from bannet.presets import get_preset
-from conftest import tiny_mnist_like
+from bannet.presets import get_preset, study_plan
+from helpers import tiny_mnist_like
 
 REPO = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
@@ -125,7 +126,7 @@ def _cwtm_on_my_shard(device: torch.device, out: Path) -> None:
     shard = slice(8 * distributed.rank(), 8 * distributed.rank() + 8)
     teacher_shard = teacher[shard].clone().requires_grad_()
     parallel = distributed.wrap_ddp(student, device)  # kept alive: its reducer averages the gradients in backward
-    loss = CWTMLoss()(parallel(x[shard]), teacher_shard, labels[shard])
+    loss = CWTMLoss(**distributed.loss_settings("cwtm", 0))(parallel(x[shard]), teacher_shard, labels[shard])
     loss.backward()
     torch.save({"loss": loss.detach(), "grads": [p.grad for p in student.parameters()],
                 "teacher_grad": teacher_shard.grad}, out / f"rank-{distributed.rank()}.pt")

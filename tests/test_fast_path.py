@@ -1,8 +1,8 @@
 """The fast path trains the same thing as the plain torchvision loop: same losses, same updates, same augmentation.
 
-The plain side is the benchmark's own loop (benchmarks/train_throughput.py), so what the benchmark times as
-(a) and (b) is also shown here to compute the same thing. Pixel equality of the two input paths is in
-tests/test_data.py.
+The plain side is bannet.reference (PixelDataset, PlainStep and the autograd losses), the loop that
+benchmarks/train_throughput.py times as (a), so what the benchmark times as (a) and (b) is also shown here to
+compute the same thing. Pixel equality of the two input paths is in tests/test_data.py.
 """
 
 import copy
@@ -14,14 +14,13 @@ from torch.utils.data import DataLoader
 from bannet.data import DATASETS, DeviceLoader, load_split, spec_transform, torchvision_loader
 from bannet.losses import build_loss, names
 from bannet.models import build
+from bannet.reference import PixelDataset, PlainStep, reference_loss
 from bannet.train import TrainConfig, TrainStep, make_optimizer
-from conftest import load_script, real_data_root
+from helpers import real_data_root
 
 CIFAR = DATASETS["cifar10"]
 BATCH = 32
-
-
-bench = load_script("benchmarks/train_throughput.py")
+LOSS_OPTIONS = {"dkpp": {"seed": 0}}  # given to bannet's loss and its reference alike: the same permutations
 
 
 def synthetic_split(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,7 +39,7 @@ def batches(request) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Ten
         plain = torchvision_loader("cifar10", train=False, batch_size=BATCH, root=root)
     else:
         images, labels = synthetic_split(BATCH)
-        plain = DataLoader(bench.PixelDataset(images, labels, spec_transform(CIFAR, False)), batch_size=BATCH)
+        plain = DataLoader(PixelDataset(images, labels, spec_transform(CIFAR, False)), batch_size=BATCH)
     fast = DeviceLoader(images, labels, CIFAR, BATCH, train=False)
     return next(iter(plain)), next(iter(fast))
 
@@ -59,8 +58,9 @@ def test_every_loss_is_the_same_on_the_same_batch_through_both_paths(batches):
         plain = model(x_plain), teacher(x_plain)
         fast = model(x_fast), teacher(x_fast)
     for name in names():
-        reference = bench.reference_loss(name)(*plain, y_plain)
-        ours = build_loss(name, **bench.LOSS_KWARGS.get(name, {}))(*fast, y_fast)
+        options = LOSS_OPTIONS.get(name, {})
+        reference = reference_loss(name, **options)(*plain, y_plain)
+        ours = build_loss(name, **options)(*fast, y_fast)
         assert reference > 0.1, f"{name}: a degenerate loss would prove nothing"
         torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-6, msg=f"loss {name}")
 
@@ -73,7 +73,7 @@ def test_train_step_updates_parameters_like_the_plain_loop(batches, loss):
     start = seeded("wrn-10-1", 0)
     teacher = seeded("wrn-10-1", 1) if loss == "ban" else None
     plain_model, fast_model = copy.deepcopy(start), copy.deepcopy(start)
-    plain_step = bench.PlainStep(plain_model, config, cpu, teacher=copy.deepcopy(teacher), loss=loss)
+    plain_step = PlainStep(plain_model, config, cpu, teacher=copy.deepcopy(teacher), loss=loss)
     fast_step = TrainStep(fast_model, build_loss(loss), make_optimizer(fast_model, config, cpu), config, cpu,
                           teacher=copy.deepcopy(teacher))
     for _ in range(3):  # the momentum and Nesterov terms join from the second step
@@ -104,7 +104,7 @@ def test_augmented_pixel_statistics_match_torchvision():
     labels = torch.zeros(n, dtype=torch.int64)
     fast = DeviceLoader(images, labels, CIFAR, 128, train=True, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
-    plain = DataLoader(bench.PixelDataset(images, labels, spec_transform(CIFAR, True)), batch_size=128)
+    plain = DataLoader(PixelDataset(images, labels, spec_transform(CIFAR, True)), batch_size=128)
     fast_x = torch.cat([x for _ in range(epochs) for x, _ in fast])
     plain_x = torch.cat([x for _ in range(epochs) for x, _ in plain])
     assert fast_x.shape == plain_x.shape == (n * epochs, 3, 32, 32)

@@ -1,6 +1,6 @@
 """The ImageWang study: its plan, the unlabelled (unsup/) BAN student, the image-size cap and the ens4 rows."""
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -9,14 +9,15 @@ import torch
 from torch import nn
 
 from bannet import records
-from bannet.born_again import StudyData, load_study_data, run_study, study_plan
-from bannet.data import EndlessBatches, imagewang_files, load_split
+from bannet.born_again import run_study
+from bannet.data import EndlessBatches, StudyData, imagewang_files, load_split, load_study_data
 from bannet.losses import ban_loss, build_loss
 from bannet.models import build
-from bannet.presets import PRESETS, get_preset
-from bannet.report import format_table, load_study, seed_errors, summarize
+from bannet.presets import PRESETS, get_preset, study_plan
+from bannet.records import load_study
+from bannet.report import seed_errors, study_table
 from bannet.train import TrainConfig, TrainStep
-from conftest import tiny_mnist_like
+from helpers import tiny_mnist_like
 from test_distributed import _spawn as spawn
 
 CPU = torch.device("cpu")
@@ -112,8 +113,8 @@ def _fake_study(folder, seeds, ensemble_of, rng, missing=()):
                 continue
             z = torch.from_numpy(rng.normal(size=(30, 20))).half().float()
             logits[seed, name] = z.numpy()
-            record = {"study": NAME, "seed": seed, "model": {"name": name}, "position": position,
-                      "preset": {"ensemble_of": ensemble_of, "students": ["cwtm", "dkpp"]}}
+            record = {"study": NAME, "profile": "full", "seed": seed, "model": {"name": name}, "position": position,
+                      "preset": {**asdict(get_preset(NAME)), "ensemble_of": ensemble_of}}
             records.save_model(records.model_files(folder, seed, name), record, z, labels, None)
     return logits, labels.numpy()
 
@@ -137,7 +138,7 @@ def test_ensembles_of_four_average_the_right_models(tmp_path):
     all_four = _numpy_ensemble_error([logits[s, "dkpp"] for s in range(4)], labels)
     assert table["ens4-dkpp"] == pytest.approx({0: all_four})  # seed 4 has no dkpp: the same group
     assert len(set(table["ens4-cwtm"].values()) | {table["cwtm"][0]}) > 1  # not a copy of one model's error
-    assert "| ens4-label | 1 |" in format_table(summarize(load_study(tmp_path)))
+    assert "| ens4-label | 1 |" in study_table(load_study(tmp_path))
 
 
 @pytest.mark.parametrize("seeds, ensemble_of", [([0, 1, 2], 4), ([0, 1, 2, 3], None)])

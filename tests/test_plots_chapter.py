@@ -2,15 +2,18 @@
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 from matplotlib.collections import PathCollection, PolyCollection
 
-from bannet import chapter, plots
-from bannet.born_again import run_study, study_plan
-from bannet.presets import get_preset
-from bannet.report import Row, load_study, summarize
+from bannet import chapter, plots, report
+from bannet.born_again import run_study
+from bannet.presets import get_preset, study_plan
+from bannet.records import load_study
+from bannet.report import Row, summarize
+from helpers import tiny_mnist_like
 
 TINY = replace(get_preset("mnist-mlp", "smoke"), epochs=2, batch_size=64, generations=2, students=("cwtm",))
 SEEDS = [0, 1]
@@ -19,10 +22,8 @@ SEEDS = [0, 1]
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
     """A two-seed, two-epoch study (teacher, BAN-1, BAN-2, CWTM) on the synthetic data set, trained once."""
-    from conftest import tiny_mnist_like
-
     out = tmp_path_factory.mktemp("study")
-    run_study(TINY, SEEDS, out, torch.device("cpu"), data=tiny_mnist_like(), profile="smoke", progress=False,
+    run_study(TINY, SEEDS, out, torch.device("cpu"), data=tiny_mnist_like(), progress=False,
               log=lambda _: None)
     return load_study(out)
 
@@ -35,18 +36,18 @@ def _row(name: str, diff_mean: float, diff_ci: float, n: int = 5) -> Row:
     (-0.5, 0.3, "better"), (0.5, 0.3, "worse"), (-0.2, 0.3, "no difference"), (0.2, 0.3, "no difference"),
     (-0.3, 0.3, "no difference"), (0.1, math.nan, "one seed")])
 def test_verdict_follows_the_confidence_interval(diff_mean, diff_ci, expected):
-    assert chapter.verdict(_row("ban-1", diff_mean, diff_ci)) == expected
+    assert report.verdict(_row("ban-1", diff_mean, diff_ci)) == expected
 
 
 def test_verdict_refuses_a_row_without_a_paired_difference():
     with pytest.raises(ValueError, match="no paired difference"):
-        chapter.verdict(_row("teacher", math.nan, math.nan))
+        report.verdict(_row("teacher", math.nan, math.nan))
 
 
 def test_plain_statement_says_which_students_beat_the_teacher():
     rows = [_row("teacher", math.nan, math.nan), _row("ban-1", -0.5, 0.3), _row("cwtm", 0.6, 0.2),
             _row("dkpp", -0.1, 0.4), _row("ban-2", 0.3, math.nan, n=1)]
-    lines = chapter.plain_statement(rows).splitlines()
+    lines = report.plain_statement(rows, "teacher").splitlines()
     assert len(lines) == 4 and not any("**teacher**" in line for line in lines)
     assert lines[0].startswith("- **ban-1** beats the teacher") and "95% CI -0.80 to -0.20" in lines[0]
     assert lines[1].startswith("- **cwtm** is worse than the teacher") and "+0.40 to +0.80" in lines[1]
@@ -55,7 +56,7 @@ def test_plain_statement_says_which_students_beat_the_teacher():
 
 
 def test_plain_statement_names_the_label_baseline():
-    text = chapter.plain_statement([_row("label", math.nan, math.nan), _row("ban-1", -1.0, 0.5)], baseline="label")
+    text = report.plain_statement([_row("label", math.nan, math.nan), _row("ban-1", -1.0, 0.5)], baseline="label")
     assert "beats the student architecture trained from labels" in text
 
 
@@ -68,11 +69,23 @@ def test_missing_study_is_explained_with_the_exact_command(tmp_path, capsys):
         chapter.load_or_explain("no-such-preset", tmp_path)
 
 
-def test_open_study_without_record_or_smoke_seeds_is_none(tmp_path, capsys):
+def test_open_study_without_record_is_none_or_a_smoke_stand_in(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BANNET_DATA", str(tmp_path / "no-data"))
     assert chapter.open_study("mnist-mlp", train=False, profile="full", results_dir=tmp_path) is None
     assert chapter.open_study("mnist-mlp", train=False, profile="smoke", results_dir=tmp_path) is None
+    assert "Smoke run of mnist-mlp skipped" in capsys.readouterr().out  # the stand-in was tried
     with pytest.raises(ValueError, match="unknown profile"):
         chapter.open_study("mnist-mlp", train=False, profile="huge", results_dir=tmp_path)
+    monkeypatch.setenv("BANNET_PROFILE", "huge")
+    with pytest.raises(ValueError, match="unknown profile 'huge' in \\$BANNET_PROFILE"):
+        chapter.open_study("mnist-mlp", results_dir=tmp_path)
+
+
+def test_a_chapter_describes_its_models_and_cost_at_its_class_count():
+    described = chapter.models("cifar100-wrn-28-2-to-densenet-112-33").splitlines()
+    assert described[1].split()[:3] == ["teacher", "wrn-28-2", "1,479,220"]  # 100 classes, not 10
+    assert chapter.cost("mnist-mlp").splitlines()[-1] == "    " + chapter.run_command("mnist-mlp")
+    assert "--seeds 0 1 2 3 4 " in chapter.run_command("mnist-mlp")
 
 
 def test_smoke_study_without_data_says_so(tmp_path, capsys):
@@ -93,31 +106,32 @@ def test_overview_shows_a_recorded_study_or_one_line(tiny_study, tmp_path):
     (tmp_path / "mnist-mlp").symlink_to(tiny_study.path)
     shown = chapter.overview("mnist-mlp", tmp_path)
     assert "Provenance: 8 trained models" in shown and "| ban-1 | 2 |" in shown and "Δ vs teacher" in shown
-    assert chapter.baseline_for("cifar100-wrn-28-2-to-densenet-112-33") == "label"
 
 
-def test_paper_vs_ours_puts_the_paper_column_beside_our_rows(tiny_study):
-    table = chapter.paper_vs_ours(tiny_study, "cifar100-densenet-112-33")
+def test_the_paper_column_stands_beside_full_runs_only(tiny_study):
+    recorded = load_study(Path(__file__).resolve().parent.parent / "results" / "cifar100-wrn-16-2-9ep")
+    table = report.study_table(recorded)
     teacher = next(line for line in table.splitlines() if line.startswith("| teacher |"))
-    assert teacher.endswith("| 18.25 |") and "| 2 |" in teacher
+    assert teacher.endswith("| 18.25 |")
     assert "Paper column: Furlanello et al. 2018, Table 2" in table
-    assert "No paper figures are quoted" in chapter.paper_vs_ours(tiny_study)
-    assert chapter.paper_table("mnist-mlp") == "No paper figures are quoted for `mnist-mlp`."
-    assert chapter.paper_table("cifar10-wrn-28-2").splitlines()[2:4] == ["| teacher | 5.06 |", "| ban-1 | 4.86 |"]
+    smoke = report.study_table(tiny_study)
+    assert "| 18.25 |" not in smoke and smoke.endswith("A smoke run: the paper's figures are not set beside it.")
+    assert report.paper_table("mnist-mlp") == "No paper figures are quoted for `mnist-mlp`."
+    assert report.paper_table("cifar10-wrn-28-2").splitlines()[2:4] == ["| teacher | 5.06 |", "| ban-1 | 4.86 |"]
 
 
 def test_heading_and_schedule_come_from_the_records(tiny_study):
-    assert chapter.heading(tiny_study).startswith("**Smoke run of `mnist-mlp`: not a result.**")
-    assert "256 training and 128 test images" in chapter.heading(tiny_study)
-    assert chapter.schedule(tiny_study).startswith("2 epochs per model, batches of 64")
-    assert chapter.schedule(tiny_study).endswith("learning rate by epoch: 0.1, 0.02.")
+    assert report.heading(tiny_study).startswith("**Smoke run of `mnist-mlp`: not a result.**")
+    assert "256 training and 128 test images" in report.heading(tiny_study)
+    assert report.schedule(tiny_study).startswith("2 epochs per model, batches of 64")
+    assert report.schedule(tiny_study).endswith("learning rate by epoch: 0.1, 0.02.")
 
 
 def test_provenance_lists_every_model(tiny_study):
-    lines = chapter.provenance_table(tiny_study).splitlines()[2:]
+    lines = report.provenance_table(tiny_study).splitlines()[2:]
     assert [line.split(" | ")[0] for line in lines] == [f"| {spec.name}" for spec in study_plan(TINY)]
     assert all(line.split(" | ")[1:3] == ["2", "2"] for line in lines)
-    assert chapter.provenance_summary(tiny_study).startswith(f"{2 * len(study_plan(TINY))} trained models")
+    assert report.provenance_summary(tiny_study).startswith(f"{2 * len(study_plan(TINY))} trained models")
 
 
 def test_default_seeds_cover_the_seed_ensembles():
@@ -144,7 +158,7 @@ def test_learning_curves_draw_one_line_and_band_per_model(tiny_study):
 
 def test_paired_differences_show_each_row_against_the_teacher(tiny_study):
     rows = summarize(tiny_study)
-    figure = plots.paired_differences(rows)
+    figure = plots.paired_differences(rows, "teacher")
     (ax,) = figure.axes
     compared = [r for r in rows if r.name != "teacher"]
     assert [t.get_text() for t in ax.get_xticklabels()] == [r.name for r in compared]
@@ -161,3 +175,12 @@ def test_teacher_confidence_splits_correct_and_wrong(tiny_study):
     assert len(ax.containers) == 2
     counted = sum(bar.get_height() for container in ax.containers for bar in container)
     assert counted == len(SEEDS) * 128
+
+
+def test_a_page_stands_in_a_smoke_run_for_its_first_study_only(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BANNET_DATA", str(tmp_path / "no-data"))
+    monkeypatch.setenv("BANNET_PROFILE", "smoke")
+    chapter.show(["cifar10-wrn-28-1", "cifar10-wrn-28-2"], results_dir=tmp_path)  # nothing recorded there
+    said = capsys.readouterr().out
+    assert "Smoke run of cifar10-wrn-28-1 skipped" in said and "Smoke run of cifar10-wrn-28-2" not in said
+    assert "No recorded run of cifar10-wrn-28-2 yet" in said

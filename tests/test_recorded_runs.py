@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from bannet import records
-from bannet.born_again import study_plan
-from bannet.ensembles import error_pct
-from bannet.presets import PRESETS
-from bannet.report import format_table, load_study, summarize
+from bannet.presets import PRESETS, study_plan
+from bannet.records import load_study
+from bannet.report import error_pct, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = sorted(p for p in (ROOT / "results").glob("*") if p.is_dir() and any(p.glob("seed-*/*.json")))
@@ -56,7 +55,8 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
     generations = max((int(n.split("-")[1]) for n in rows if n.startswith("ban-")), default=0)  # a study in progress
     seeds = study.seeds
     for k in range(2, generations + 1):
-        complete = [s for s in seeds if all((study_dir / f"seed-{s}" / f"ban-{j}.json").exists() for j in range(1, k + 1))]
+        complete = [s for s in seeds
+                    if all((study_dir / f"seed-{s}" / f"ban-{j}.json").exists() for j in range(1, k + 1))]
         assert set(rows[f"bane-{k}"].errors) == set(complete)
         for seed in complete:
             bane = [study_dir / f"seed-{seed}" / f"ban-{j}.logits.npz" for j in range(1, k + 1)]

@@ -11,7 +11,8 @@ from bannet import records
 from bannet.born_again import run_study
 from bannet.errors import DamagedFile, InvalidInput
 from bannet.presets import get_preset
-from bannet.report import load_study, summarize
+from bannet.records import load_study
+from bannet.report import summarize
 
 CPU = torch.device("cpu")
 TEACHER_ONLY = replace(get_preset("mnist-mlp", "smoke"), epochs=1, batch_size=64, generations=0, students=())
@@ -108,10 +109,10 @@ def test_records_state_the_precision_and_the_processor(tmp_path, tiny_data):
 def test_a_study_folder_holds_one_study(tmp_path, tiny_data):
     run_study(TEACHER_ONLY, [0], tmp_path, CPU, data=tiny_data, **quiet)
     other = replace(TEACHER_ONLY, name="cifar10-wrn-28-1")
-    with pytest.raises(InvalidInput, match=r"holds mnist-mlp \[full\].*not cifar10-wrn-28-1 \[full\]"):
+    with pytest.raises(InvalidInput, match=r"holds mnist-mlp \[smoke\].*not cifar10-wrn-28-1 \[smoke\]"):
         run_study(other, [1], tmp_path, CPU, data=tiny_data, **quiet)
-    with pytest.raises(InvalidInput, match=r"not mnist-mlp \[smoke\]"):
-        run_study(TEACHER_ONLY, [1], tmp_path, CPU, data=tiny_data, profile="smoke", **quiet)
+    with pytest.raises(InvalidInput, match=r"not mnist-mlp \[full\]"):
+        run_study(replace(TEACHER_ONLY, profile="full"), [1], tmp_path, CPU, data=tiny_data, **quiet)
     assert not (tmp_path / "seed-1").exists()
     run_study(other, [1], tmp_path / "elsewhere", CPU, data=tiny_data, **quiet)
     (tmp_path / "seed-1").mkdir()

@@ -1,4 +1,5 @@
-"""Resume within a model: a run killed mid-model restarts from its last finished epoch, bit-identical at equal threads."""
+"""Resume within a model: a run killed mid-model restarts from its last finished epoch, bit-identical at equal
+threads."""
 
 import os
 import signal
@@ -12,10 +13,10 @@ import pytest
 import torch
 
 from bannet import records
-from bannet.born_again import StudyRunner, run_study, study_plan
+from bannet.born_again import StudyRunner, run_study
 from bannet.data import DATASETS, DeviceLoader, EndlessBatches
 from bannet.errors import InvalidInput
-from bannet.presets import get_preset
+from bannet.presets import get_preset, study_plan
 
 REPO = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
@@ -29,7 +30,7 @@ from pathlib import Path
 import torch
 torch.set_num_threads(1)
 from bannet.born_again import run_study
-from conftest import tiny_mnist_like
+from helpers import tiny_mnist_like
 from test_resume import THREE_EPOCHS
 out, marker, kill_epoch = Path(sys.argv[1]), *(sys.argv[2:] or [None, None])
 

@@ -1,16 +1,33 @@
 """Whole splits of the supported data sets, as torchvision Datasets or as uint8 tensors for the fast path."""
 
+import os
 from pathlib import Path
 
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..settings import data_root
-from .download import (DOWNLOAD_TIMEOUT_S, TORCHVISION_CLASSES, archives_in_place, check_official_files,
-                       download_deadline, not_found, official_files)
+from .download import (
+    DOWNLOAD_TIMEOUT_S,
+    TORCHVISION_CLASSES,
+    archives_in_place,
+    check_official_files,
+    download_deadline,
+    not_found,
+    official_files,
+)
 from .imagewang import ImageWangFolder, find_imagewang, load_imagewang_split
 from .specs import get_spec
+
+DATA_ENV = "BANNET_DATA"
+
+
+def data_root(root: str | Path | None = None) -> Path:
+    """The data root: `root` when given, else the BANNET_DATA environment variable, else ./data."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else Path("data")
 
 
 def torchvision_dataset(name: str, train: bool, root: str | Path | None = None, download: bool = True,

@@ -1,5 +1,6 @@
 """Born-again distillation losses behind one contract: loss(student_logits, teacher_logits, labels) -> scalar."""
 
+from ._validation import value_checks
 from .ban import BANLoss, ban_loss
 from .ban_l import BANLLoss, ban_l_loss
 from .base import DistillationLoss, TemperedDistillationLoss
@@ -7,7 +8,6 @@ from .ce import CELoss, ce_loss, weighted_cross_entropy
 from .cwtm import CWTMLoss, cwtm_loss, cwtm_weights, teacher_confidence
 from .dkpp import DKPPLoss, dkpp_loss, dkpp_targets
 from .label_smoothing import LabelSmoothingLoss, label_smoothing_loss, smoothed_targets
-from ._validation import value_checks
 from .soft_target import soft_target_cross_entropy, teacher_probabilities
 
 _LOSSES: dict[str, type[DistillationLoss]] = {

@@ -8,13 +8,12 @@ from numbers import Real
 import torch
 from torch import Tensor
 
-
 _value_checks_enabled = True
 
 
 @contextmanager
 def value_checks(enabled: bool) -> Iterator[None]:
-    """Turn the value checks (finite logits, labels in range) on or off inside the block; they cost one host sync per call."""
+    """Turn the value checks (finite logits, labels in range) on or off in the block; they cost a host sync per call."""
     global _value_checks_enabled
     previous, _value_checks_enabled = _value_checks_enabled, enabled
     try:
@@ -100,7 +99,8 @@ def validate_inputs(
         _check_labels(student_logits, labels)
     if not _value_checks_enabled:
         return
-    value_checks = {"student_logits contain non-finite values (nan or inf)": torch.isfinite(student_logits.detach()).all()}
+    value_checks = {
+        "student_logits contain non-finite values (nan or inf)": torch.isfinite(student_logits.detach()).all()}
     if needs_teacher:
         value_checks["teacher_logits contain non-finite values (nan or inf)"] = (
             torch.isfinite(teacher_logits.detach()).all())
@@ -110,5 +110,6 @@ def validate_inputs(
     passed = torch.stack(list(value_checks.values())).tolist()
     for message, ok in zip(value_checks, passed):
         if not ok:
-            detail = f", got min {labels.min().item()}, max {labels.max().item()}" if message.startswith("labels") else ""
+            in_labels = message.startswith("labels")
+            detail = f", got min {labels.min().item()}, max {labels.max().item()}" if in_labels else ""
             raise ValueError(message + detail)

@@ -1,6 +1,5 @@
 """Model zoo: CIFAR/MNIST/ImageWang networks used in the paper, built by name."""
 
-import re
 from collections.abc import Callable
 
 from torch import nn
@@ -9,9 +8,9 @@ from ..errors import InvalidInput
 from ._checks import check_num_classes
 from .densenet import densenet_bc
 from .imagenet import densenet121, resnet18
+from .names import FAMILY_PATTERNS
 from .perceptron import mlp
-from .preact_resnet import preresnet
-from .wide_resnet import wrn
+from .preact_resnet import preresnet, wrn
 
 __all__ = [
     "PAPER_DENSENETS",
@@ -33,11 +32,8 @@ FIXED_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
     "densenet121": densenet121,
 }
 
-PATTERN_BUILDERS: dict[str, tuple[re.Pattern[str], Callable[..., nn.Module]]] = {
-    "wrn-D-W": (re.compile(r"wrn-(\d+)-(\d+)"), wrn),
-    "densenet-D-G": (re.compile(r"densenet-(\d+)-(\d+)"), densenet_bc),
-    "preresnet-D": (re.compile(r"preresnet-(\d+)"), preresnet),
-}
+PATTERN_BUILDERS: dict[str, Callable[..., nn.Module]] = {"wrn-D-W": wrn, "densenet-D-G": densenet_bc,
+                                                          "preresnet-D": preresnet}
 
 CANONICAL_NAMES = [
     "mlp",
@@ -96,8 +92,8 @@ def build(name: str, num_classes: int) -> nn.Module:
     name = PAPER_DENSENETS.get(name, name)
     if name in FIXED_BUILDERS:
         return FIXED_BUILDERS[name](num_classes)
-    for pattern, builder in PATTERN_BUILDERS.values():
-        match = pattern.fullmatch(name)
+    for family, builder in PATTERN_BUILDERS.items():
+        match = FAMILY_PATTERNS[family].fullmatch(name)
         if match:
             return builder(*map(int, match.groups()), num_classes=num_classes)
     raise InvalidInput(

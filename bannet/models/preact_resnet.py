@@ -1,11 +1,12 @@
-"""Pre-activation ResNet for CIFAR (He et al. 2016, "Identity Mappings in Deep Residual Networks")."""
+"""Pre-activation ResNets for CIFAR (He et al. 2016, "Identity Mappings in Deep Residual Networks") and the wide
+ResNets built from the same blocks (Zagoruyko & Komodakis 2016)."""
 
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from ._checks import check_num_classes, units_per_stage
+from ._checks import check_int, check_num_classes, units_per_stage
 from .initialization import he_init_
 
 
@@ -76,3 +77,10 @@ def preresnet(depth: int, width: float = 1.0, num_classes: int = 10) -> PreActRe
         raise ValueError(f"width must be > 0, got {width}")
     group_widths = [max(1, round(base * width)) for base in (16, 32, 64)]
     return PreActResNet(16, group_widths, n, check_num_classes(num_classes))
+
+
+def wrn(depth: int, widen: int, num_classes: int = 10, dropout: float = 0.0) -> PreActResNet:
+    """WRN-depth-widen: n = (depth - 4) / 6 blocks per group, widths 16, 16k, 32k, 64k, dropout between convs."""
+    n = units_per_stage(depth, 4, "WRN")
+    check_int("widen", widen, 1)
+    return PreActResNet(16, [16 * widen, 32 * widen, 64 * widen], n, check_num_classes(num_classes), dropout)
