@@ -1,4 +1,4 @@
-"""Figures of a study: learning curves, paired differences to the teacher, and the teacher's confidence."""
+"""Figures of a study: learning curves, generations, paired differences to a baseline, the teacher's confidence."""
 
 import math
 
@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from bannet.records import Study
-from bannet.report import Row
+from bannet.report import Row, seed_errors
 from bannet.stats import mean_ci
 
 DPI = 90
@@ -50,17 +50,44 @@ def learning_curves(study: Study, models: list[str] | None = None) -> Figure:
     return figure
 
 
+def generations(study: Study) -> Figure:
+    """Test error (%) by generation (0 = the teacher, k = ban-k): one grey line per seed, the mean ± 95% CI, and
+    beside each k ≥ 2 the born-again ensemble bane-k and the independent ensemble ens-k of the same seeds."""
+    table = seed_errors(study)
+    chain = ["teacher"] + [f"ban-{k}" for k in range(1, 100) if f"ban-{k}" in table]
+    figure, ax = _figure()
+    for seed in study.seeds:
+        points = [(k, table[name][seed]) for k, name in enumerate(chain) if seed in table[name]]
+        ax.plot(*zip(*points), color="tab:gray", linewidth=0.8, alpha=0.6, zorder=1)
+    for k, name in enumerate(chain):
+        mean, ci = mean_ci(list(table[name].values()))
+        ax.errorbar(k, mean, yerr=0.0 if math.isnan(ci) else ci, fmt="o", color="tab:blue", capsize=4, zorder=3,
+                    label="generation: mean ± 95% CI" if k == 0 else None)
+    for offset, (prefix, colour) in zip((0.15, 0.3), (("bane", "tab:green"), ("ens", "tab:orange"))):
+        for k in range(2, len(chain)):
+            errors = table.get(f"{prefix}-{k}", {})
+            if errors:
+                mean, ci = mean_ci(list(errors.values()))
+                ax.errorbar(k + offset, mean, yerr=0.0 if math.isnan(ci) else ci, fmt="s", color=colour, capsize=4,
+                            zorder=3, label=f"{prefix}-k: mean ± 95% CI" if k == 2 else None)
+    ax.set_xticks(range(len(chain)), chain)
+    ax.set_xlabel("generation")
+    ax.set_ylabel("test error (%)")
+    ax.set_title("Born-again generations, seeds (grey) and ensembles")
+    ax.legend(fontsize="small")
+    return figure
+
+
 def paired_differences(rows: list[Row], baseline: str) -> Figure:
     """Per seed, row error − baseline error of the same seed (dots), with the mean ± 95% CI (bar); 0 = no change."""
     by_name = {row.name: row for row in rows}
     if baseline not in by_name:
         raise ValueError(f"baseline {baseline!r} is not among the rows {list(by_name)}")
-    reference = by_name[baseline].errors
     shown = [row for row in rows if row.name != baseline and not math.isnan(row.diff_mean)]
     figure, ax = _figure(max(4.0, 0.7 * len(shown) + 1.5), 3.6)
     ax.axhline(0.0, color="black", linewidth=0.8)
     for x, row in enumerate(shown):
-        diffs = [row.errors[s] - reference[s] for s in row.errors if s in reference]
+        diffs = list(row.diffs.values())
         ax.scatter(np.full(len(diffs), x) + np.linspace(-0.12, 0.12, len(diffs)), diffs, s=14, color="tab:gray",
                    zorder=2)
         ci = 0.0 if math.isnan(row.diff_ci) else row.diff_ci

@@ -4,7 +4,7 @@ differences to the control model), fidelity, verdicts in words, the study's head
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -12,7 +12,7 @@ from bannet import records
 from bannet.errors import InvalidInput
 from bannet.presets import PRESETS, get_preset
 from bannet.records import Record, Study
-from bannet.stats import mean_ci
+from bannet.stats import holm_rejections, mean_ci, t_test_p_value
 
 BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
 
@@ -38,7 +38,8 @@ def error_pct(scores: torch.Tensor, labels: torch.Tensor) -> float:
 
 @dataclass
 class Row:
-    """One line of a results table: per-seed test errors (%), their mean ± CI, the paired difference to a baseline."""
+    """One line of a results table: per-seed test errors (%), their mean ± CI, the paired differences to a baseline
+    (per seed, and their mean ± CI)."""
 
     name: str
     errors: dict[int, float]
@@ -47,6 +48,7 @@ class Row:
     diff_mean: float = math.nan
     diff_ci: float = math.nan
     diff_n: int = 0
+    diffs: dict[int, float] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -121,9 +123,9 @@ def summarize(study: Study, baseline: str | None = None, confidence: float = 0.9
     rows = []
     for name, errors in table.items():
         mean, ci = mean_ci(list(errors.values()), confidence)
-        paired = [errors[s] - table[baseline][s] for s in errors if s in table[baseline]]
-        diff_mean, diff_ci = mean_ci(paired, confidence) if paired and name != baseline else (math.nan, math.nan)
-        rows.append(Row(name, errors, mean, ci, diff_mean, diff_ci, len(paired) if name != baseline else 0))
+        paired = {s: errors[s] - table[baseline][s] for s in errors if s in table[baseline] and name != baseline}
+        diff_mean, diff_ci = mean_ci(list(paired.values()), confidence) if paired else (math.nan, math.nan)
+        rows.append(Row(name, errors, mean, ci, diff_mean, diff_ci, len(paired), paired))
     return rows
 
 
@@ -315,3 +317,74 @@ def plain_statement(rows: list[Row], baseline: str) -> str:
                  "no difference": f"shows no significant difference at 95% from {other}: the CI includes 0"}
         lines.append(f"- **{row.name}** {words[outcome]} ({interval}).")
     return "\n".join(lines) if lines else f"No row has a paired difference to {other}."
+
+
+def paired_statement(study: Study, row: str, baseline: str) -> str:
+    """One bullet: `row` against `baseline` of the same seed (e.g. bane-3 against ens-3, ban-1 against teacher-2x)."""
+    rows = [r for r in summarize(study, baseline) if r.name == row] if baseline in seed_errors(study) else []
+    if not rows or rows[0].diff_n == 0:
+        return f"- **{row}** against `{baseline}`: no seed has both yet."
+    return plain_statement(rows, baseline)
+
+
+def against_paper(rows: list[Row], paper: dict[str, float], baseline: str = "teacher") -> str:
+    """One bullet per row the paper also reports: the paper's single-run difference to its teacher beside our paired
+    interval, and whether ours agrees in direction, contradicts it, or cannot tell (the interval covers 0)."""
+    lines = []
+    for row in rows:
+        if row.name not in paper or baseline not in paper or row.name == baseline or math.isnan(row.diff_mean):
+            continue
+        theirs = paper[row.name] - paper[baseline]
+        ours = verdict(row)
+        if ours in ("one seed", "no difference"):
+            outcome = "our data cannot tell" if ours == "no difference" else "one seed of ours, no interval"
+        else:
+            agrees = (ours == "better") == (theirs < 0)
+            outcome = "ours agrees in direction" if agrees else "**ours contradicts it**"
+        interval = "" if math.isnan(row.diff_ci) else f" ± {row.diff_ci:.2f}"
+        seeds = f"{row.diff_n} paired seed{'' if row.diff_n == 1 else 's'}"
+        lines.append(f"- **{row.name}**: the paper {_signed(theirs)} points against its {baseline} (one run); "
+                     f"ours {_signed(row.diff_mean)}{interval} ({seeds}): {outcome}.")
+    return "\n".join(lines) if lines else "No row of ours has a figure of the paper beside it."
+
+
+def teacher_confidence(study: Study, model: str = "teacher") -> str:
+    """Markdown: the model's mean largest probability and mean non-top mass on its training images (from its record)
+    and on the test images (from its stored logits), per seed: what its students learn from, and what it shows."""
+    lines = ["| seed | train: mean max p | train: mean non-top mass | test: mean max p | test error % |",
+             "|---|---|---|---|---|"]
+    for seed in study.seeds:
+        entry = study.models[seed].get(model)
+        if entry is None:
+            continue
+        train = entry.record.get("train_confidence")
+        top = entry.logits.double().softmax(1).amax(1).mean().item()
+        shown = (f"{train['mean_max_prob']:.3f} | {train['mean_non_top_mass']:.3f}" if train else "not recorded | ")
+        lines.append(f"| {seed} | {shown} | {top:.3f} | {entry.error_pct:.2f} |")
+    return "\n".join(lines)
+
+
+def compute_spent(study: Study) -> str:
+    """One line: how many models were trained and the sum of their wall times, in hours, per device."""
+    recs = [m.record for seed in study.models.values() for m in seed.values()]
+    by_device: dict[str, float] = {}
+    for r in recs:
+        device = r["provenance"]["device"]
+        by_device[device] = by_device.get(device, 0.0) + r["provenance"]["wall_time_s"]
+    total = sum(by_device.values()) / 3600
+    parts = "; ".join(f"{seconds / 3600:.2f} h on {device}" for device, seconds in by_device.items())
+    return f"{len(recs)} trained models, {total:.2f} hours of training wall time in all ({parts})."
+
+
+def holm_statement(rows: list[Row], baseline: str, alpha: float = 0.05) -> str:
+    """One line: which of the rows' paired differences to `baseline` (two-sided paired t tests) stay significant when
+    the family-wise error rate of all of them together is held at α with Holm's correction."""
+    tested = [row for row in rows if row.name != baseline and row.diff_n >= 2]
+    if not tested:
+        return f"No row has two or more seeds paired with {baseline} yet: nothing to test."
+    p_values = [t_test_p_value(list(row.diffs.values())) for row in tested]
+    kept = [row.name for row, rejected in zip(tested, holm_rejections(p_values, alpha)) if rejected]
+    listed = ", ".join(f"{row.name} p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}" for row, p in zip(tested, p_values))
+    survivors = ", ".join(f"**{name}**" for name in kept) if kept else "none"
+    return (f"Holm's correction over the {len(tested)} paired tests against {baseline} (family-wise error ≤ "
+            f"{alpha:.0%}): significant: {survivors}. Two-sided paired t tests: {listed}.")

@@ -184,3 +184,43 @@ def test_a_page_stands_in_a_smoke_run_for_its_first_study_only(tmp_path, capsys,
     said = capsys.readouterr().out
     assert "Smoke run of cifar10-wrn-28-1 skipped" in said and "Smoke run of cifar10-wrn-28-2" not in said
     assert "No recorded run of cifar10-wrn-28-2 yet" in said
+
+
+def test_our_rows_are_set_against_the_papers_direction():
+    paper = {"teacher": 18.25, "ban-1": 16.95, "cwtm": 17.84, "dkpp": 17.84, "ls": 99.0}
+    rows = [_row("teacher", math.nan, math.nan), _row("ban-1", -1.0, 0.5), _row("cwtm", 1.0, 0.5),
+            _row("dkpp", 0.1, 0.5), _row("ens-2", -1.0, 0.5)]
+    lines = report.against_paper(rows, {k: v for k, v in paper.items() if k != "ls"}).splitlines()
+    assert [line.split("**")[1] for line in lines] == ["ban-1", "cwtm", "dkpp"]  # only rows the paper reports
+    assert lines[0].startswith("- **ban-1**: the paper -1.30 points") and lines[0].endswith("ours agrees in direction.")
+    assert lines[1].endswith("**ours contradicts it**.") and lines[2].endswith("our data cannot tell.")
+
+
+def test_generations_bane_against_ens_confidence_and_compute(tiny_study):
+    figure = plots.generations(tiny_study)
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["teacher", "ban-1", "ban-2"]
+    assert len(ax.lines) >= len(SEEDS)  # one grey line per seed (error bars add their own)
+    said = report.paired_statement(tiny_study, "bane-2", "ens-2")
+    assert said.startswith("- **bane-2**") and "single seed" in said  # ens-2: one disjoint group of 2 seeds
+    assert "no seed has both yet" in report.paired_statement(tiny_study, "ban-2", "no-such-row")
+    table = report.teacher_confidence(tiny_study).splitlines()[2:]
+    assert len(table) == len(SEEDS)
+    train_top, non_top = (float(x) for x in table[0].split(" | ")[1:3])
+    assert train_top + non_top == pytest.approx(1.0, abs=2e-3) and 0.1 <= train_top <= 1.0
+    test_top = tiny_study.models[0]["teacher"].logits.double().softmax(1).amax(1).mean().item()
+    assert float(table[0].split(" | ")[3]) == pytest.approx(test_top, abs=1e-3)
+    spent = report.compute_spent(tiny_study)
+    hours = sum(m.record["provenance"]["wall_time_s"] for s in tiny_study.models.values() for m in s.values()) / 3600
+    assert spent.startswith(f"{2 * len(study_plan(TINY))} trained models, {hours:.2f} hours")
+
+
+def test_holm_keeps_only_what_survives_the_whole_family():
+    rows = [_row("teacher", math.nan, math.nan),
+            Row("ban-1", {}, 0, 0, -1.0, 0.1, 5, {s: -1.0 - 0.01 * s for s in range(5)}),  # tiny spread: p ~ 1e-8
+            Row("cwtm", {}, 0, 0, 0.1, 0.5, 5, {0: 0.5, 1: -0.4, 2: 0.3, 3: -0.2, 4: 0.3}),  # p ~ 0.6
+            Row("dkpp", {}, 0, 0, 0.1, math.nan, 1, {0: 0.1})]  # one seed: not tested
+    said = report.holm_statement(rows, "teacher")
+    assert said.startswith("Holm's correction over the 2 paired tests against teacher")
+    assert "significant: **ban-1**." in said and "ban-1 p < 0.001, cwtm p = 0.589" in said and "dkpp" not in said
+    assert report.holm_statement(rows[:1] + rows[3:], "teacher").startswith("No row has two or more seeds")

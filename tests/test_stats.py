@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from bannet.stats import mean_ci, student_t_cdf, student_t_quantile
+from bannet.stats import holm_rejections, mean_ci, student_t_cdf, student_t_quantile, t_test_p_value
 
 
 @pytest.mark.parametrize("dof, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (30, 2.0423)])
@@ -27,3 +27,39 @@ def test_single_value_has_no_interval_and_empty_is_an_error():
     assert math.isnan(mean_ci([7.0])[1])
     with pytest.raises(ValueError, match="at least one"):
         mean_ci([])
+
+
+def _closed_form_p(values: list[float]) -> float:
+    """Two-sided p of the one-sample t test for 3 or 5 values from the t distribution's closed-form tails:
+    df = 2: t / √(t² + 2) is the central mass; df = 4: p = I_x(2, 1/2) = 1 − √(1 − x)(1 + x/2), x = 4 / (4 + t²)."""
+    n = len(values)
+    mean = sum(values) / n
+    t = abs(mean) / (math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) / math.sqrt(n))
+    if n == 3:
+        return 1 - t / math.sqrt(t * t + 2)
+    x = 4 / (4 + t * t)
+    return 1 - math.sqrt(1 - x) * (1 + x / 2)
+
+
+@pytest.mark.parametrize("values", [[1, 2, 3, 4, 5], [0.3, -0.1, 0.5], [-0.4, -0.9, 0.1, -0.2, -0.6]])
+def test_t_test_p_value_matches_closed_forms(values):
+    assert t_test_p_value(values) == pytest.approx(_closed_form_p(values), rel=1e-9)
+
+
+def test_t_test_p_value_edge_cases():
+    assert math.isnan(t_test_p_value([0.5]))
+    assert t_test_p_value([0.2, 0.2, 0.2]) == 0.0 and t_test_p_value([0.0, 0.0]) == 1.0
+    assert t_test_p_value([1.0, 1.0 + 1e-9]) < 1e-6  # a real, tiny spread is tested
+
+
+def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
+    assert holm_rejections([0.01, 0.04, 0.03, 0.005]) == [True, False, False, True]
+    assert holm_rejections([0.012, 0.02, 0.04]) == [True, True, True]  # Bonferroni would keep the last two
+    assert holm_rejections([0.3, math.nan, 0.001]) == [False, False, True]
+    assert holm_rejections([]) == []
+
+
+@pytest.mark.parametrize("x", [10.0, 49.0, 51.0, 1e3, 1e9])
+def test_far_tails_match_the_cauchy_and_two_dof_closed_forms(x):
+    assert 1 - student_t_cdf(x, 1) == pytest.approx(0.5 - math.atan(x) / math.pi, rel=1e-6)
+    assert 1 - student_t_cdf(x, 2) == pytest.approx(0.5 * (1 - x / math.sqrt(x * x + 2)), rel=1e-4, abs=1e-15)
