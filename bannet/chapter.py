@@ -250,3 +250,12 @@ def mnist_teacher_and_student(device: torch.device, results_dir: str | Path = RE
     if images is None and test_labels is not None and torch.equal(test_labels, labels):
         images = test_images  # the recorded logits follow the order of the test split
     return TeacherAndStudent(teacher, student, labels, images, source)
+
+
+def show_source(*objects: object) -> None:
+    """Display the source code of bannet functions or classes as highlighted Python (the code a chapter runs)."""
+    import inspect
+
+    from IPython.display import Markdown, display
+
+    display(Markdown("\n".join(f"```python\n{inspect.getsource(obj)}```" for obj in objects)))
