@@ -24,7 +24,7 @@ from bannet.train import EpochMetrics, TrainConfig, TrainResult, evaluate, prepa
 # Preset fields that only add models or describe the study: a resumed study may change them. The profile is
 # compared on its own (the record's top-level "profile").
 _STUDY_SHAPE_FIELDS = {"description", "generations", "students", "ensemble_of", "paper", "paper_source",
-                       "independent_models", "equal_compute", "label_smoothing", "seeds", "profile"}
+                       "independent_models", "equal_compute", "label_smoothing", "temperatures", "seeds", "profile"}
 
 
 def derived_seed(seed: int, model: str) -> int:
@@ -138,7 +138,10 @@ class StudyRunner:
         return any(spec.name in (other.teacher, other.smoothing_from) for other in plan)
 
     def _loss_settings(self, seed: int, spec: ModelSpec) -> dict:
-        """The loss's recorded keyword arguments: for "ls", the smoothing source's non-top mass."""
+        """The loss's recorded keyword arguments: its temperature when not 1; for "ls", the smoothing source's
+        non-top mass."""
+        if spec.temperature != 1.0:
+            return {"T": spec.temperature}
         if spec.smoothing_from is not None:
             source = records.model_files(self.out, seed, spec.smoothing_from).record
             return {"mass": distributed.from_main(

@@ -27,8 +27,9 @@ class Preset:
     ens-k(seed) = {teacher, indep-2..k} pairs with BANE-k of the same seed; equal_compute adds `teacher-2x`
     (twice the epochs, the same schedule stretched: as much training as teacher + BAN-1); label_smoothing
     adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top probability on the
-    training set. seeds: the seeds a full run records. profile: the profile that shrank the preset ("full": as
-    written).
+    training set; temperatures adds `ban-1-t<T>` for each T, a BAN student of the teacher whose teacher and
+    student distributions are softmax(·/T) (the paper uses T = 1). seeds: the seeds a full run records.
+    profile: the profile that shrank the preset ("full": as written).
     """
 
     name: str
@@ -50,6 +51,7 @@ class Preset:
     independent_models: int = 0
     equal_compute: bool = False
     label_smoothing: bool = False
+    temperatures: tuple[float, ...] = ()
     paper: dict[str, float] = field(default_factory=dict)
     paper_source: str = ""
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -78,7 +80,15 @@ _TABLE2_PAPER = {"teacher": 18.25, "ban-1": 16.95, "ban+l": 17.68, "cwtm": 17.84
 
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("mnist-mlp", "mnist", "mlp", "mlp", epochs=6,
-           description="MNIST, 784-800-800-10 MLP teacher and born-again MLP students", seeds=(0, 1, 2, 3, 4)),
+           description="MNIST, 784-800-800-10 MLP teacher and born-again MLP students; BAN students at T = 2 and 4, "
+                       "and the controls: independent ensembles paired by seed, a teacher with twice the epochs, "
+                       "label smoothing",
+           independent_models=2, equal_compute=True, label_smoothing=True, temperatures=(2.0, 4.0),
+           seeds=(0, 1, 2, 3, 4)),
+    Preset("mnist-mlp-20ep", "mnist", "mlp", "mlp", epochs=20,
+           description="MNIST, the MLP study trained longer: 20 epochs per model, three generations and a teacher "
+                       "with twice the epochs",
+           students=(), equal_compute=True, seeds=(0, 1, 2, 3, 4)),
     Preset("cifar10-wrn-28-1", "cifar10", "wrn-28-1", "wrn-28-1", epochs=200,
            description="CIFAR-10, WRN-28-1 (paper Table 1)",
            paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1),
@@ -150,7 +160,7 @@ def get_preset(name: str, profile: str = "full") -> Preset:
 class ModelSpec:
     """One model of a study: its name, architecture, loss, the model that teaches it (None: labels only), whether
     it also distils its teacher's outputs on the unlabelled split, its schedule's length in preset epochs, and the
-    model whose training-set confidence sets its label-smoothing mass (loss "ls")."""
+    model whose training-set confidence sets its label-smoothing mass (loss "ls"), and its loss's temperature."""
 
     name: str
     arch: str
@@ -159,14 +169,15 @@ class ModelSpec:
     unlabelled: bool = False
     epochs_factor: int = 1
     smoothing_from: str | None = None
+    temperature: float = 1.0
 
 
 def study_plan(preset: Preset) -> list[ModelSpec]:
     """Models in training order: teacher, the student architecture from labels when it differs, BAN-1..K, other
-    students, then the controls the preset asks for: `ls` (uniform label smoothing with the teacher's mean
-    non-top mass), `indep-2..` (label-trained models with their own seeds, for ensembles paired with BANE-k by
-    seed), `teacher-2x` (the teacher's schedule stretched to twice the epochs), and `ban-unsup` (BAN on the
-    labelled and the unlabelled images)."""
+    students, BAN students of the teacher at other temperatures (`ban-1-t<T>`), then the controls the preset asks
+    for: `ls` (uniform label smoothing with the teacher's mean non-top mass), `indep-2..` (label-trained models with
+    their own seeds, for ensembles paired with BANE-k by seed), `teacher-2x` (the teacher's schedule stretched to
+    twice the epochs), and `ban-unsup` (BAN on the labelled and the unlabelled images)."""
     plan = [ModelSpec("teacher", preset.teacher_arch, "ce")]
     if preset.cross_architecture:
         plan.append(ModelSpec("label", preset.student_arch, "ce"))
@@ -175,6 +186,8 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
         plan.append(ModelSpec(f"ban-{k}", preset.student_arch, GENERATION_LOSS, previous))
         previous = f"ban-{k}"
     plan += [ModelSpec(loss, preset.student_arch, loss, "teacher") for loss in preset.students]
+    plan += [ModelSpec(f"ban-1-t{t:g}", preset.student_arch, GENERATION_LOSS, "teacher", temperature=t)
+             for t in preset.temperatures]
     if preset.label_smoothing:
         plan.append(ModelSpec("ls", preset.student_arch, "ls", smoothing_from="teacher"))
     plan += [ModelSpec(f"indep-{k}", preset.teacher_arch, "ce") for k in range(2, preset.independent_models + 2)]

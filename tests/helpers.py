@@ -3,6 +3,7 @@ imported as a module, a tiny learnable data set, a tiny ImageWang folder."""
 
 import importlib.util
 import os
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -12,6 +13,7 @@ import torch
 from PIL import Image
 
 from bannet.data import DATASETS, StudyData
+from bannet.presets import Preset
 
 _MARKERS = {"mnist": "MNIST/raw", "cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 
@@ -69,3 +71,8 @@ def write_tiny_imagewang(root: Path, train_per_class: int = 6, val_per_class: in
         write(folder / "val" / wnid, val_per_class)
     write(folder / "unsup", unsup)
     return root
+
+
+def paper_design(preset: Preset) -> Preset:
+    """The preset with the paper's models only: no controls and no extra temperatures (the shape most tests use)."""
+    return replace(preset, independent_models=0, equal_compute=False, label_smoothing=False, temperatures=())

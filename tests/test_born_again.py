@@ -15,9 +15,10 @@ import torch
 from bannet import records
 from bannet.born_again import run_study
 from bannet.presets import get_preset, study_plan
+from helpers import paper_design
 
 CPU = torch.device("cpu")
-TINY = replace(get_preset("mnist-mlp", "smoke"), epochs=2, batch_size=64)
+TINY = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=2, batch_size=64)
 
 
 def test_plan_orders_generations_and_students():

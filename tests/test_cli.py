@@ -8,6 +8,7 @@ import torch
 from bannet import born_again, cli
 from bannet.born_again import run_study
 from bannet.presets import get_preset
+from helpers import paper_design
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_an_unknown_device_is_one_line(capsys, tmp_path, no_training, device):
 
 
 def test_another_studys_folder_is_refused(capsys, tmp_path, tiny_data, request):
-    teacher_only = replace(get_preset("mnist-mlp", "smoke"), generations=0, students=())
+    teacher_only = replace(paper_design(get_preset("mnist-mlp", "smoke")), generations=0, students=())
     run_study(teacher_only, [0], tmp_path / "study", torch.device("cpu"), data=tiny_data,
               progress=False, log=lambda _: None)
     request.getfixturevalue("no_training")
@@ -76,7 +77,7 @@ def test_report_mistakes_are_one_line(capsys, tmp_path, tiny_data):
     assert "no study folder" in _one_line_error(capsys, ["report", str(tmp_path / "nothing")])
     (tmp_path / "empty").mkdir()
     assert "holds no readable recorded model" in _one_line_error(capsys, ["report", str(tmp_path / "empty")])
-    teacher_only = replace(get_preset("mnist-mlp", "smoke"), generations=0, students=())
+    teacher_only = replace(paper_design(get_preset("mnist-mlp", "smoke")), generations=0, students=())
     run_study(teacher_only, [0], tmp_path / "study", torch.device("cpu"), data=tiny_data, progress=False,
               log=lambda _: None)
     line = _one_line_error(capsys, ["report", str(tmp_path / "study"), "--baseline", "ban-7"])

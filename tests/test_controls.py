@@ -8,6 +8,7 @@ import torch
 from bannet import records
 from bannet.born_again import run_study
 from bannet.errors import InvalidInput
+from bannet.losses import build_loss
 from bannet.presets import get_preset, required_models, study_plan
 from bannet.records import load_study
 from bannet.report import ensemble_probabilities, error_pct, fidelity, format_fidelity, seed_errors
@@ -15,7 +16,7 @@ from helpers import tiny_mnist_like
 
 CPU = torch.device("cpu")
 CONTROLS = replace(get_preset("mnist-mlp", "smoke"), epochs=1, batch_size=64, generations=2, students=("cwtm",),
-                   independent_models=1, equal_compute=True, label_smoothing=True)
+                   independent_models=1, equal_compute=True, label_smoothing=True, temperatures=(2.0,))
 quiet = {"progress": False, "log": lambda _: None}
 
 
@@ -23,7 +24,8 @@ def test_the_plan_adds_each_control_after_the_students():
     plan = study_plan(CONTROLS)
     assert [(s.name, s.loss, s.teacher, s.epochs_factor, s.smoothing_from) for s in plan] == [
         ("teacher", "ce", None, 1, None), ("ban-1", "ban", "teacher", 1, None), ("ban-2", "ban", "ban-1", 1, None),
-        ("cwtm", "cwtm", "teacher", 1, None), ("ls", "ls", None, 1, "teacher"), ("indep-2", "ce", None, 1, None),
+        ("cwtm", "cwtm", "teacher", 1, None), ("ban-1-t2", "ban", "teacher", 1, None), ("ls", "ls", None, 1, "teacher"),
+        ("indep-2", "ce", None, 1, None),
         ("teacher-2x", "ce", None, 2, None)]
     assert [s.name for s in required_models(plan, ["ban-2", "ls"])] == ["teacher", "ban-1", "ban-2", "ls"]
     with pytest.raises(InvalidInput, match="--models ban-9: not in this study"):
@@ -43,6 +45,8 @@ def test_records_of_the_controls(controls_study):
     assert confidence["images"] == 256 and confidence["augmentation"] == "none"
     assert confidence["mean_max_prob"] + confidence["mean_non_top_mass"] == pytest.approx(1.0)
     assert record("ls")["loss_settings"] == {"mass": confidence["mean_non_top_mass"]}
+    assert record("ban-1-t2")["loss_settings"] == {"T": 2.0} and record("ban-1-t2")["model"]["temperature"] == 2.0
+    assert record("ban-1")["loss_settings"] == {}
     assert "train_confidence" in record("ban-1") and "train_confidence" not in record("ban-2")  # ban-2 teaches no one
     assert len(record("teacher-2x")["epochs"]) == 2 * len(record("teacher")["epochs"])
     assert record("teacher-2x")["train"]["epochs"] == 2 * CONTROLS.epochs
@@ -64,7 +68,7 @@ def test_independent_ensembles_pair_with_bane_by_seed(controls_study):
 def test_fidelity_of_each_student_to_its_own_teacher(controls_study):
     study = load_study(controls_study)
     rows = {row.name: row for row in fidelity(study)}
-    assert set(rows) == {"ban-1", "ban-2", "cwtm"} and rows["ban-2"].teacher == "ban-1"
+    assert set(rows) == {"ban-1", "ban-2", "cwtm", "ban-1-t2"} and rows["ban-2"].teacher == "ban-1"
     student, teacher = study.models[1]["ban-2"], study.models[1]["ban-1"]
     expected = 100 * (student.outputs.predictions == teacher.outputs.predictions).double().mean().item()
     assert rows["ban-2"].agreement[1] == expected and all(kl >= 0 for kl in rows["ban-2"].kl.values())
@@ -77,3 +81,14 @@ def test_fidelity_of_each_student_to_its_own_teacher(controls_study):
 def test_models_trains_only_what_is_named_and_needed(tmp_path, tiny_data):
     run_study(CONTROLS, [3], tmp_path, CPU, data=tiny_data, models=["ban-1"], **quiet)
     assert {p.stem for p in (tmp_path / "seed-3").glob("*.json")} == {"teacher", "ban-1"}
+
+
+def test_a_temperature_student_is_trained_with_its_temperature(tmp_path, monkeypatch):
+    from bannet import born_again
+
+    built = []
+    monkeypatch.setattr(born_again, "build_loss", lambda name, **kw: built.append((name, kw)) or build_loss(name, **kw))
+    only = replace(CONTROLS, generations=0, students=(), independent_models=0, equal_compute=False,
+                   label_smoothing=False, temperatures=(4.0,))
+    run_study(only, [0], tmp_path, CPU, data=tiny_mnist_like(), **quiet)
+    assert built == [("ce", {}), ("ban", {"T": 4.0})]

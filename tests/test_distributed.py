@@ -25,12 +25,12 @@ from bannet.cli import main
 from bannet.data import load_study_data
 from bannet.losses import CWTMLoss, DKPPLoss, cwtm_loss, dkpp_targets
 from bannet.presets import get_preset, study_plan
-from helpers import tiny_mnist_like
+from helpers import paper_design, tiny_mnist_like
 
 REPO = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
 WORLD = 2
-EQUIVALENT = replace(get_preset("mnist-mlp", "smoke"), epochs=2, batch_size=64, generations=1,
+EQUIVALENT = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=2, batch_size=64, generations=1,
                      students=("ban+l", "cwtm"))
 FAILING = replace(EQUIVALENT, students=())
 FP32 = {"precision": "fp32"}  # 2 ranks × 32 and 1 × 64 sum in another order: fp32 keeps that difference at rounding

@@ -17,7 +17,7 @@ from bannet.presets import PRESETS, get_preset, study_plan
 from bannet.records import load_study
 from bannet.report import seed_errors, study_table
 from bannet.train import TrainConfig, TrainStep
-from helpers import tiny_mnist_like
+from helpers import paper_design, tiny_mnist_like
 from test_distributed import _spawn as spawn
 
 CPU = torch.device("cpu")
@@ -58,7 +58,7 @@ def test_load_study_data_downscales_and_reads_unsup_images_only(tiny_imagewang):
 
 def test_unlabelled_needs_a_data_set_with_an_unlabelled_split():
     with pytest.raises(ValueError, match="no unlabelled split"):
-        load_study_data(replace(get_preset("mnist-mlp", "smoke"), unlabelled=True), download=False)
+        load_study_data(replace(paper_design(get_preset("mnist-mlp", "smoke")), unlabelled=True), download=False)
 
 
 def test_step_loss_is_ban_on_labelled_plus_ban_on_unlabelled():
@@ -147,8 +147,8 @@ def test_no_ensembles_of_four_without_four_seeds_or_the_setting(tmp_path, seeds,
     assert not any(row.startswith("ens") for row in seed_errors(load_study(tmp_path)))
 
 
-UNLABELLED_MLP = replace(get_preset("mnist-mlp", "smoke"), epochs=2, batch_size=64, generations=0, students=(),
-                         unlabelled=True)
+UNLABELLED_MLP = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=2, batch_size=64, generations=0,
+                         students=(), unlabelled=True)
 
 
 def _mlp_data_with_unlabelled_images() -> StudyData:

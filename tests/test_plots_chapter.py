@@ -13,9 +13,10 @@ from bannet.born_again import run_study
 from bannet.presets import get_preset, study_plan
 from bannet.records import load_study
 from bannet.report import Row, summarize
-from helpers import tiny_mnist_like
+from helpers import paper_design, tiny_mnist_like
 
-TINY = replace(get_preset("mnist-mlp", "smoke"), epochs=2, batch_size=64, generations=2, students=("cwtm",))
+TINY = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=2, batch_size=64, generations=2,
+               students=("cwtm",))
 SEEDS = [0, 1]
 
 

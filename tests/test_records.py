@@ -13,9 +13,11 @@ from bannet.errors import DamagedFile, InvalidInput
 from bannet.presets import get_preset
 from bannet.records import load_study
 from bannet.report import summarize
+from helpers import paper_design
 
 CPU = torch.device("cpu")
-TEACHER_ONLY = replace(get_preset("mnist-mlp", "smoke"), epochs=1, batch_size=64, generations=0, students=())
+TEACHER_ONLY = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=1, batch_size=64, generations=0,
+                       students=())
 WITH_STUDENTS = replace(TEACHER_ONLY, generations=1, students=("cwtm",))
 quiet = {"progress": False, "log": lambda _: None}
 

@@ -17,10 +17,12 @@ from bannet.born_again import StudyRunner, run_study
 from bannet.data import DATASETS, DeviceLoader, EndlessBatches
 from bannet.errors import InvalidInput
 from bannet.presets import get_preset, study_plan
+from helpers import paper_design
 
 REPO = Path(__file__).resolve().parent.parent
 CPU = torch.device("cpu")
-THREE_EPOCHS = replace(get_preset("mnist-mlp", "smoke"), epochs=3, batch_size=64, generations=1, students=("dkpp",))
+THREE_EPOCHS = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=3, batch_size=64, generations=1,
+                       students=("dkpp",))
 
 # Trains THREE_EPOCHS on the tiny set with one thread; with a marker path and an epoch, it stops for good after
 # that epoch of dkpp, once its state is saved (before the record, for the last epoch), so the parent can SIGKILL it.
