@@ -33,13 +33,14 @@ def current_profile() -> str:
 
 
 def setup() -> torch.device:
-    """Set a notebook up (inline PNG figures, plain-text progress bars) and return the device it trains on."""
+    """Set a notebook up (inline PNG figures at twice their pixel density, plain-text progress bars) and return the
+    device it trains on."""
     from IPython import get_ipython  # only notebooks call this; IPython is not a dependency
 
     shell = get_ipython()
     if shell is not None:
         shell.run_line_magic("matplotlib", "inline")
-        shell.run_line_magic("config", 'InlineBackend.figure_format = "png"')
+        shell.run_line_magic("config", 'InlineBackend.figure_format = "retina"')  # crisp at ~180 dpi
     warnings.filterwarnings("ignore", message="IProgress not found")
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

@@ -1,4 +1,5 @@
-"""The built book in headless Chromium: every page loads, math is typeset, images load, internal links resolve."""
+"""The built book in headless Chromium: every page loads, math is typeset, images load sharp, internal links resolve,
+no Markdown is left unrendered and the console stays free of errors."""
 
 import functools
 import os
@@ -171,6 +172,18 @@ return Array.from(document.images).filter((img) => img.naturalWidth === 0).map((
 
 LINKS = "return Array.from(document.querySelectorAll('a[href]')).map((a) => a.href);"
 
+# Figures in notebook outputs: pixels per displayed CSS pixel (1 = 96 dpi on screen; 1.5 = 144 dpi)
+BLURRY_FIGURES = """
+return Array.from(document.querySelectorAll("article .cell_output img")).filter((img) => img.clientWidth > 0)
+  .map((img) => [img.src, img.naturalWidth / img.clientWidth]);
+"""
+MIN_PIXEL_DENSITY = 1.5
+
+RAW_MARKDOWN = """
+return Array.from(document.querySelectorAll("article p")).map((p) => p.textContent.trim())
+  .filter((text) => text.startsWith("|"));
+"""
+
 
 def open_page(site: Site, page: str) -> None:
     """Check the page is served with HTTP 200, then load it in the browser and check it is no error page."""
@@ -206,10 +219,27 @@ def image_problems(site: Site, page: str) -> list[str]:
             for src in site.driver.execute_script(BROKEN_IMAGES)]
 
 
-def resource_problems(site: Site, page: str) -> list[str]:
+def rendering_problems(site: Site, page: str) -> list[str]:
+    """List figures drawn at under MIN_PIXEL_DENSITY image pixels per screen pixel, and paragraphs that are raw
+    Markdown tables (a line starting with `|`)."""
+    blurry = [f"{page}: figure at {density:.2f} pixels per screen pixel (< {MIN_PIXEL_DENSITY}): {src[-60:]}"
+              for src, density in site.driver.execute_script(BLURRY_FIGURES) if density < MIN_PIXEL_DENSITY]
+    raw = [f"{page}: a Markdown table left as text: {text[:60]!r}" for text in site.driver.execute_script(RAW_MARKDOWN)]
+    return blurry + raw
+
+
+def console_problems(site: Site, page: str, log: list[dict]) -> list[str]:
+    """List the page's console errors (level SEVERE), but for a missing favicon and the failed local loads that
+    resource_problems reports."""
+    return [f"{page}: console error: {entry['message'][:200]}" for entry in log
+            if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
+            and "Failed to load resource" not in entry["message"]]
+
+
+def resource_problems(site: Site, page: str, log: list[dict]) -> list[str]:
     """List the local files (scripts, styles, fonts...) the page asked for and could not load; favicon.ico aside."""
     local = f"http://{site.origin}/"
-    return [f"{page}: {entry['message']}" for entry in site.driver.get_log("browser")
+    return [f"{page}: {entry['message']}" for entry in log
             if "Failed to load resource" in entry["message"] and entry["message"].startswith(local)
             and not entry["message"].startswith(f"{local}favicon.ico")]
 
@@ -223,10 +253,12 @@ def test_every_toc_entry_is_built(site: Site) -> None:
 
 @pytest.mark.parametrize("page", built_pages() or ["index.html"])
 def test_page(site: Site, page: str) -> None:
-    """The page loads, MathJax typeset its math, its images load and every internal link resolves."""
+    """The page loads, MathJax typeset its math, its images load sharp, every internal link resolves, no Markdown
+    table is left as text, and the console shows no error."""
     open_page(site, page)
-    problems = math_problems(site, page) + image_problems(site, page)
+    problems = math_problems(site, page) + image_problems(site, page) + rendering_problems(site, page)
     hrefs = site.driver.execute_script(LINKS)
     problems += [f"{page}: broken link {p}" for p in (link_problem(h, site.origin) for h in hrefs) if p]
-    problems += resource_problems(site, page)
+    log = site.driver.get_log("browser")
+    problems += resource_problems(site, page, log) + console_problems(site, page, log)
     assert not problems, "\n".join(problems)
