@@ -14,7 +14,7 @@ from bannet import plots, records, report
 from bannet.born_again import run_study
 from bannet.data import DATASETS, load_split, load_study_data
 from bannet.models import build, count_parameters
-from bannet.presets import PROFILES, get_preset, study_plan
+from bannet.presets import PRESETS, PROFILES, get_preset, study_plan
 from bannet.records import Study, load_study
 from bannet.train import TrainConfig
 
@@ -160,12 +160,16 @@ def scale(preset_name: str, seeds: Sequence[int] | None = None) -> str:
 
 
 def recipe(preset_name: str) -> str:
-    """The training recipe a full run of the preset uses: optimiser, batch and the learning-rate steps."""
-    config = TrainConfig.for_preset(get_preset(preset_name))
+    """The training recipe a full run of the preset uses: optimiser, batch, the learning-rate steps, and, for wide
+    ResNets, that they train without the dropout the paper's WRNs use."""
+    preset = get_preset(preset_name)
+    config = TrainConfig.for_preset(preset)
     drops = sorted(set(config.drop_epochs))
+    wide = any(arch.startswith("wrn-") for arch in (preset.teacher_arch, preset.student_arch))
     return (f"{config.epochs} epochs of SGD (momentum {config.momentum:g}{', Nesterov' if config.nesterov else ''}, "
             f"weight decay {config.weight_decay:g}, batches of {config.batch_size}); learning rate {config.lr:g}, "
-            f"multiplied by {config.gamma:g} after epochs {', '.join(map(str, drops))}.")
+            f"multiplied by {config.gamma:g} after epochs {', '.join(map(str, drops))}."
+            + (" Wide ResNets without dropout (the paper's use dropout, its §4)." if wide else ""))
 
 
 def overview(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> str:
@@ -260,3 +264,32 @@ def show_source(*objects: object) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown("\n".join(f"```python\n{inspect.getsource(obj)}```" for obj in objects)))
+
+
+def status(results_dir: str | Path = RESULTS_DIR) -> str:
+    """Markdown: for every preset, its scale and how much of its plan is recorded (complete, in progress, none)."""
+    lines = ["| study | scale | recorded |", "|---|---|---|"]
+    for name, preset in PRESETS.items():
+        plan = study_plan(preset)
+        study = find_study(name, results_dir)
+        recorded = set() if study is None else {(seed, m) for seed, models in study.models.items() for m in models}
+        planned = {(seed, spec.name) for seed in preset.seeds for spec in plan}
+        done, extra = len(planned & recorded), len(recorded - planned)
+        state = "complete" if done == len(planned) else "in progress" if recorded else "not yet"
+        more = f" (and {extra} on further seeds)" if extra else ""
+        lines.append(f"| `{name}` | {preset.teacher_arch} → {preset.student_arch}, {preset.epochs} epochs | "
+                     f"{state}: {done} of {len(planned)} planned models{more} |")
+    return "\n".join(lines)
+
+
+STATUS_BEGIN = "<!-- status: written by `python -m bannet status --write book/intro.md` -->"
+STATUS_END = "<!-- end of status -->"
+
+
+def with_status(page: str, results_dir: str | Path = RESULTS_DIR) -> str:
+    """The page's text with the table between its status markers replaced by the current `status()`."""
+    head, marker, rest = page.partition(STATUS_BEGIN)
+    _, end, tail = rest.partition(STATUS_END)
+    if not (marker and end):
+        raise ValueError(f"the page has no status markers ({STATUS_BEGIN} ... {STATUS_END})")
+    return f"{head}{STATUS_BEGIN}\n{status(results_dir)}\n{STATUS_END}{tail}"

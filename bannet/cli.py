@@ -1,4 +1,4 @@
-"""Command line: `python -m bannet run|report|presets`."""
+"""Command line: `python -m bannet run|report|status|presets`."""
 
 import argparse
 import os
@@ -142,6 +142,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print which studies are recorded, or write that table into a page between its status markers."""
+    from bannet import chapter  # notebook glue: imported only for this command
+
+    if args.write is None:
+        print(chapter.status())
+        return 0
+    page = Path(args.write)
+    try:
+        page.write_text(chapter.with_status(page.read_text()))
+    except (OSError, ValueError) as error:
+        raise InvalidInput(f"--write {page}: {error}") from error
+    print(f"wrote the status of {len(PRESETS)} studies into {page}")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     """List presets and profiles."""
     for preset in PRESETS.values():
@@ -184,6 +200,9 @@ def parser() -> argparse.ArgumentParser:
                                            "model of the students' architecture: teacher, or label across "
                                            "architectures)")
     report.set_defaults(func=cmd_report)
+    status = sub.add_parser("status", help="which studies are recorded in results/, and how much of each")
+    status.add_argument("--write", metavar="PAGE", help="write the table into PAGE between its status markers")
+    status.set_defaults(func=cmd_status)
     presets = sub.add_parser("presets", help="list the presets")
     presets.set_defaults(func=cmd_presets)
     return top

@@ -179,6 +179,11 @@ return Array.from(document.querySelectorAll("article .cell_output img")).filter(
 """
 MIN_PIXEL_DENSITY = 1.5
 
+SCROLLING_CODE = """
+return Array.from(document.querySelectorAll("article div.cell_input pre, article div.cell_output pre"))
+  .filter((pre) => pre.scrollWidth > pre.clientWidth + 1).map((pre) => pre.textContent.trim().slice(0, 60));
+"""
+
 RAW_MARKDOWN = """
 return Array.from(document.querySelectorAll("article p")).map((p) => p.textContent.trim())
   .filter((text) => text.startsWith("|"));
@@ -220,12 +225,13 @@ def image_problems(site: Site, page: str) -> list[str]:
 
 
 def rendering_problems(site: Site, page: str) -> list[str]:
-    """List figures drawn at under MIN_PIXEL_DENSITY image pixels per screen pixel, and paragraphs that are raw
-    Markdown tables (a line starting with `|`)."""
+    """List figures drawn at under MIN_PIXEL_DENSITY image pixels per screen pixel, paragraphs that are raw
+    Markdown tables (a line starting with `|`), and code cells that scroll sideways."""
     blurry = [f"{page}: figure at {density:.2f} pixels per screen pixel (< {MIN_PIXEL_DENSITY}): {src[-60:]}"
               for src, density in site.driver.execute_script(BLURRY_FIGURES) if density < MIN_PIXEL_DENSITY]
     raw = [f"{page}: a Markdown table left as text: {text[:60]!r}" for text in site.driver.execute_script(RAW_MARKDOWN)]
-    return blurry + raw
+    wide = [f"{page}: code that scrolls sideways: {text!r}" for text in site.driver.execute_script(SCROLLING_CODE)]
+    return blurry + raw + wide
 
 
 def console_problems(site: Site, page: str, log: list[dict]) -> list[str]:

@@ -82,3 +82,12 @@ def test_report_mistakes_are_one_line(capsys, tmp_path, tiny_data):
               log=lambda _: None)
     line = _one_line_error(capsys, ["report", str(tmp_path / "study"), "--baseline", "ban-7"])
     assert "baseline 'ban-7' is not in the study" in line
+
+
+def test_status_prints_the_table_and_refuses_a_page_without_markers(tmp_path, capsys):
+    assert cli.main(["status"]) == 0
+    assert capsys.readouterr().out.startswith("| study | scale | recorded |")
+    page = tmp_path / "page.md"
+    page.write_text("# no markers here\n")
+    line = _one_line_error(capsys, ["status", "--write", str(page)])
+    assert "has no status markers" in line and page.read_text() == "# no markers here\n"

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bannet import records
+from bannet import chapter, records
 from bannet.presets import PRESETS, study_plan
 from bannet.records import load_study
 from bannet.report import error_pct, summarize
@@ -86,3 +86,8 @@ def test_committed_checkpoints_are_small_teachers_that_match_their_records(study
         records.verify(files, "checkpoint")
         plan = study_plan(PRESETS[study_dir.name])
         assert any(model in (spec.teacher, spec.smoothing_from) for spec in plan), f"{checkpoint} teaches no model"
+
+
+def test_the_intro_says_what_is_recorded():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert intro == chapter.with_status(intro), "run `python -m bannet status --write book/intro.md`"

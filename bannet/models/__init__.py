@@ -61,7 +61,8 @@ PAPER_PARAMS: dict[str, float] = {
     "densenet-80-80": 22.4,
     "densenet-80-120": 50.4,
 }
-"""Parameter counts in millions reported in Table 1 of Furlanello et al. (2018), CIFAR-100 heads."""
+"""Parameter counts in millions reported in Table 1 of Furlanello et al. (2018), a CIFAR-10 table whose counts match
+100-class heads (WRN-28-5: 9.16M with 100 classes, 9.13M with 10)."""
 
 PAPER_DENSENETS: dict[str, str] = {
     "densenet-90-60": "densenet-88-60",
@@ -77,7 +78,8 @@ other depth that is not 6n+4 is refused.
 
 
 def names() -> list[str]:
-    """The canonical model names used in the paper's experiments."""
+    """Canonical model names: the paper's WRNs and DenseNet-BCs, and the MLP, Pre-ResNets, ResNet-18 and DenseNet-121
+    the book adds (the paper's shape-matched Pre-ResNet-14 students of its Table 5 are not implemented)."""
     return list(CANONICAL_NAMES)
 
 
