@@ -27,26 +27,39 @@ def _mean_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def learning_curves(study: Study, models: list[str] | None = None) -> Figure:
-    """Test error (%) against epoch, one line per model: the mean over seeds, shaded ± its 95% CI."""
+    """Test error (%) against epoch, one line per model: the mean over seeds, shaded ± its 95% CI; the right panel
+    zooms into the last third of training, where the curves of similar models would otherwise merge into one band."""
     names = models or study.model_names()
     unknown = [n for n in names if n not in study.model_names()]
     if unknown:
         raise ValueError(f"models {unknown} are not in the study; it has {study.model_names()}")
-    figure, ax = _figure()
+    figure = Figure(figsize=(11.0, 4.4), dpi=DPI, layout="constrained")
+    whole, tail = figure.subplots(1, 2)
+    tail_values = []
     for name in names:
         curves = [[100 * (1 - e["test_acc"]) for e in study.record(s, name)["epochs"]]
                   for s in study.seeds if name in study.models[s]]
         length = min(len(c) for c in curves)
         mean, ci = _mean_band(np.array([c[:length] for c in curves]))
         epochs = np.arange(1, length + 1)
-        (line,) = ax.plot(epochs, mean, marker="o", markersize=3, label=f"{name} ({len(curves)} seeds)")
-        if not np.isnan(ci).all():
-            ax.fill_between(epochs, mean - ci, mean + ci, color=line.get_color(), alpha=0.15, linewidth=0)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test error (%)")
-    ax.set_title("Learning curves: mean over seeds, band = 95% CI")
-    ax.legend(fontsize="small", ncols=2)
+        last = epochs > length - max(2, length // 3)
+        for ax, shown in ((whole, slice(None)), (tail, last)):
+            (line,) = ax.plot(epochs[shown], mean[shown], marker="o", markersize=3,
+                              label=f"{name} ({len(curves)} seeds)")
+            if not np.isnan(ci).all():
+                ax.fill_between(epochs[shown], (mean - ci)[shown], (mean + ci)[shown], color=line.get_color(),
+                                alpha=0.15, linewidth=0)
+        tail_values += list(mean[last])
+    low, high = min(tail_values), max(tail_values)
+    margin = max(0.15 * (high - low), 0.05)
+    tail.set_ylim(low - margin, high + margin)  # the bands may leave the panel; the means stay inside
+    for ax, title in ((whole, "all epochs"), (tail, "last third, zoomed")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test error (%)")
+        ax.set_title(f"Learning curves, {title}: mean over seeds, band = 95% CI", fontsize="medium")
+    handles, labels = whole.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), fontsize="small")
     return figure
 
 
@@ -79,7 +92,8 @@ def generations(study: Study) -> Figure:
 
 
 def paired_differences(rows: list[Row], baseline: str) -> Figure:
-    """Per seed, row error − baseline error of the same seed (dots), with the mean ± 95% CI (bar); 0 = no change."""
+    """Per seed, row error − baseline error of the same seed (dots), with the mean ± 95% CI (bar); 0 = no change.
+    An interval that leaves the axis ends in an arrow (▲/▼) at its edge."""
     by_name = {row.name: row for row in rows}
     if baseline not in by_name:
         raise ValueError(f"baseline {baseline!r} is not among the rows {list(by_name)}")
@@ -92,6 +106,18 @@ def paired_differences(rows: list[Row], baseline: str) -> Figure:
                    zorder=2)
         ci = 0.0 if math.isnan(row.diff_ci) else row.diff_ci
         ax.errorbar(x, row.diff_mean, yerr=ci, fmt="D", color="tab:red", capsize=4, zorder=3)
+    # The axis follows the seeds and means: an interval from two or three seeds can be ten times wider than
+    # the rest and would flatten every other row; such an interval runs off the axis, marked by an arrow.
+    points = [d for row in shown for d in row.diffs.values()] + [row.diff_mean for row in shown] + [0.0]
+    low, high = min(points), max(points)
+    margin = 0.25 * max(high - low, 0.1)
+    ax.set_ylim(low - margin, high + margin)
+    for x, row in enumerate(shown):
+        if not math.isnan(row.diff_ci):
+            for end, edge, marker in ((row.diff_mean + row.diff_ci, high + margin, "^"),
+                                      (row.diff_mean - row.diff_ci, low - margin, "v")):
+                if (end > edge) if marker == "^" else (end < edge):
+                    ax.plot(x, edge, marker=marker, color="tab:red", clip_on=False, zorder=4)
     ax.set_xticks(range(len(shown)), [row.name for row in shown], rotation=45, ha="right")
     ax.set_ylabel(f"error − {baseline} error (points)")
     ax.set_title(f"Paired differences to the {baseline}: seeds (dots), mean ± 95% CI")

@@ -149,10 +149,13 @@ def test_scale_counts_trainings_and_epochs():
 
 def test_learning_curves_draw_one_line_and_band_per_model(tiny_study):
     figure = plots.learning_curves(tiny_study)
-    (ax,) = figure.axes
-    assert len(ax.lines) == len(tiny_study.model_names())
-    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == len(tiny_study.model_names())
-    assert all(len(line.get_xdata()) == 2 for line in ax.lines)
+    whole, tail = figure.axes
+    for ax in (whole, tail):
+        assert len(ax.lines) == len(tiny_study.model_names())
+        assert sum(isinstance(c, PolyCollection) for c in ax.collections) == len(tiny_study.model_names())
+    assert all(len(line.get_xdata()) == 2 for line in whole.lines)
+    low, high = tail.get_ylim()  # the zoom holds every mean of its epochs
+    assert all(low <= y <= high for line in tail.lines for y in line.get_ydata())
     with pytest.raises(ValueError, match="not in the study"):
         plots.learning_curves(tiny_study, ["ban-9"])
 
@@ -225,3 +228,14 @@ def test_holm_keeps_only_what_survives_the_whole_family():
     assert said.startswith("Holm's correction over the 2 paired tests against teacher")
     assert "significant: **ban-1**." in said and "ban-1 p < 0.001, cwtm p = 0.589" in said and "dkpp" not in said
     assert report.holm_statement(rows[:1] + rows[3:], "teacher").startswith("No row has two or more seeds")
+
+
+def test_a_very_wide_interval_leaves_the_axis_with_an_arrow_instead_of_flattening_it():
+    rows = [_row("teacher", math.nan, math.nan),
+            Row("ban-1", {0: 1, 1: 1}, 1, 0, -0.2, 25.0, 2, {0: -0.1, 1: -0.3}),  # 2 seeds: a huge t interval
+            Row("cwtm", {0: 1, 1: 1}, 1, 0, 0.1, 0.2, 2, {0: 0.0, 1: 0.2})]
+    ax = plots.paired_differences(rows, "teacher").axes[0]
+    low, high = ax.get_ylim()
+    assert high - low < 2  # the axis follows the dots and means, not the ±25 interval
+    arrows = [line.get_marker() for line in ax.lines if line.get_marker() in ("^", "v")]
+    assert sorted(arrows) == ["^", "v"]  # ban-1's interval runs off both ends
