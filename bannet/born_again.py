@@ -191,7 +191,7 @@ class StudyRunner:
                   "test_size": len(self.data.test_labels), "image_size": self.data.spec.image_size,
                   "unlabelled_size": len(self._unlabelled_on_device) if spec.unlabelled else 0},
             num_params=count_parameters(model), result=result,
-            provenance=provenance(self.device, result.wall_time_s, self.precision))
+            provenance=provenance(self.device, result.wall_time_s, self.precision, result.cpu_time_s))
         records.save_model(files, record, result.test_logits, result.test_labels,
                            self.precision.storable_state_dict(model))
         self.log(f"seed {seed} {spec.name}: test error {record['test_error_pct']:.2f}% ({result.wall_time_s:.1f} s)")

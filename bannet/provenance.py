@@ -42,7 +42,8 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({cpu_model()}, {threads} thread{'s' if threads != 1 else ''})"
 
 
-def provenance(device: torch.device, wall_time_s: float, precision: Precision | None = None) -> dict:
+def provenance(device: torch.device, wall_time_s: float, precision: Precision | None = None,
+               cpu_time_s: float | None = None) -> dict:
     """Everything needed to say where a number came from, and why a rerun elsewhere may differ from it."""
     return {
         "git_commit": git_commit(),
@@ -54,5 +55,7 @@ def provenance(device: torch.device, wall_time_s: float, precision: Precision | 
         "threads": torch.get_num_threads(),
         "precision": None if precision is None else precision.to_dict(),
         "wall_time_s": round(wall_time_s, 3),
+        # CPU seconds of the process over all its threads: unlike wall time, not inflated by other work on the host
+        "cpu_time_s": None if cpu_time_s is None else round(cpu_time_s, 3),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

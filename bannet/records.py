@@ -60,7 +60,8 @@ class Record(TypedDict, total=False):
     test_accuracy: float
     test_error_pct: float     # from the fp32 logits' argmax
     epochs: list[dict]        # per epoch: epoch, lr, train_loss, train_acc, test_loss, test_acc, seconds
-    provenance: dict          # git_commit, torch, python, device, cpu, threads, precision, wall_time_s, date
+    provenance: dict          # git_commit, torch, python, device, cpu, threads, precision, wall_time_s,
+    #                           cpu_time_s (absent or None when not measured), date
     sha256: dict              # {"checkpoint"|"logits": {"file", "sha256"}}, added by save_model
 
 

@@ -373,7 +373,11 @@ def compute_spent(study: Study) -> str:
         by_device[device] = by_device.get(device, 0.0) + r["provenance"]["wall_time_s"]
     total = sum(by_device.values()) / 3600
     parts = "; ".join(f"{seconds / 3600:.2f} h on {device}" for device, seconds in by_device.items())
-    return f"{len(recs)} trained models, {total:.2f} hours of training wall time in all ({parts})."
+    cpu = [r["provenance"].get("cpu_time_s") for r in recs]
+    measured = [c for c in cpu if c is not None]
+    cpu_words = (f"; {sum(measured) / 3600:.2f} hours of process CPU time over all threads for the {len(measured)} "
+                 "models that recorded it (wall time also counts other work on the machine)" if measured else "")
+    return f"{len(recs)} trained models, {total:.2f} hours of training wall time in all ({parts}){cpu_words}."
 
 
 def holm_statement(rows: list[Row], baseline: str, alpha: float = 0.05) -> str:

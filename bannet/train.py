@@ -80,12 +80,14 @@ class EpochMetrics:
 
 @dataclass
 class TrainResult:
-    """A trained model's history, its final test-set outputs and its training seconds (over every resumed run)."""
+    """A trained model's history, its final test-set outputs, and its training seconds over every resumed run: wall
+    time, and the process's CPU time over all its threads (None when a resumed state predates its recording)."""
 
     history: list[EpochMetrics] = field(default_factory=list)
     test_logits: torch.Tensor | None = None
     test_labels: torch.Tensor | None = None
     wall_time_s: float = 0.0
+    cpu_time_s: float | None = 0.0
 
     @property
     def test_accuracy(self) -> float:
@@ -219,11 +221,13 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
     resumable = state_file is not None and distributed.world_size() == 1
     generators = [train_loader] + ([unlabelled] if unlabelled is not None else [])
     settings = {"train": config.to_dict(), "precision": step.precision.to_dict()}
-    first_epoch, elapsed = 0, 0.0
+    first_epoch, elapsed, cpu_elapsed = 0, 0.0, 0.0
     if resumable and state_file.is_file():
-        first_epoch, history, elapsed = load_training_state(state_file, model, optimizer, loss_fn, generators, settings)
+        first_epoch, history, elapsed, cpu_elapsed = load_training_state(state_file, model, optimizer, loss_fn,
+                                                                         generators, settings)
         result.history = [EpochMetrics(**m) for m in history]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    cpu_spent = lambda: None if cpu_elapsed is None else cpu_elapsed + time.process_time() - cpu_started
     bar = tqdm(range(first_epoch, config.epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         metrics, result.test_logits, result.test_labels = _train_epoch(step, epoch, train_loader, test_loader,
@@ -231,13 +235,13 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
         result.history.append(metrics)
         if resumable:
             save_training_state(state_file, epoch + 1, model, optimizer, loss_fn, generators, result.history,
-                                elapsed + time.perf_counter() - started, settings)
+                                elapsed + time.perf_counter() - started, cpu_spent(), settings)
         bar.set_postfix(loss=f"{metrics.train_loss:.3f}", test_acc=f"{metrics.test_acc:.4f}")
         if on_epoch is not None:
             on_epoch(metrics)
     if first_epoch == config.epochs:  # every epoch was done before a kill that came before the record was written
         *_, result.test_logits, result.test_labels = evaluate_on_main(model, test_loader, device, config)
-    result.wall_time_s = elapsed + time.perf_counter() - started
+    result.wall_time_s, result.cpu_time_s = elapsed + time.perf_counter() - started, cpu_spent()
     return result
 
 

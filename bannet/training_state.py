@@ -44,7 +44,7 @@ def _restore_generators(loaders: Iterable[object], states: list) -> None:
 
 def save_training_state(path: Path, epochs_done: int, model: nn.Module, optimizer: torch.optim.Optimizer,
                         loss_fn: nn.Module, loaders: list[object], history: list, elapsed_s: float,
-                        settings: dict) -> None:
+                        cpu_s: float | None, settings: dict) -> None:
     """Write the state after `epochs_done` epochs to `path`, atomically."""
     state = {
         "epochs_done": epochs_done, "settings": settings,
@@ -52,14 +52,15 @@ def save_training_state(path: Path, epochs_done: int, model: nn.Module, optimize
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
         "loaders": _generator_states(loaders),
-        "history": [asdict(m) for m in history], "elapsed_s": elapsed_s,
+        "history": [asdict(m) for m in history], "elapsed_s": elapsed_s, "cpu_s": cpu_s,
     }
     atomic_write(path, lambda f: torch.save(state, f))
 
 
 def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
-                        loaders: list[object], settings: dict) -> tuple[int, list[dict], float]:
-    """Restore a saved state into model, optimizer, loss and loaders; returns (epochs done, history, seconds spent)."""
+                        loaders: list[object], settings: dict) -> tuple[int, list[dict], float, float | None]:
+    """Restore a saved state into model, optimizer, loss and loaders; returns (epochs done, history, wall seconds,
+    CPU seconds spent: None for a state saved before CPU time was recorded)."""
     state = read_file(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
                       "a bannet training state", FIX)
     if state.get("settings") != settings:
@@ -72,4 +73,4 @@ def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Opt
     if state["cuda_rng"]:
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     _restore_generators(loaders, state["loaders"])
-    return state["epochs_done"], state["history"], state["elapsed_s"]
+    return state["epochs_done"], state["history"], state["elapsed_s"], state.get("cpu_s")

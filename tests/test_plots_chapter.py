@@ -217,6 +217,7 @@ def test_generations_bane_against_ens_confidence_and_compute(tiny_study):
     spent = report.compute_spent(tiny_study)
     hours = sum(m.record["provenance"]["wall_time_s"] for s in tiny_study.models.values() for m in s.values()) / 3600
     assert spent.startswith(f"{2 * len(study_plan(TINY))} trained models, {hours:.2f} hours")
+    assert f"process CPU time over all threads for the {2 * len(study_plan(TINY))} models" in spent
 
 
 def test_holm_keeps_only_what_survives_the_whole_family():

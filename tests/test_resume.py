@@ -92,6 +92,31 @@ def test_a_model_killed_mid_training_resumes_from_its_last_epoch_bit_identical(t
         assert torch.equal(records.load_logits(want.logits)[0], records.load_logits(got.logits)[0])
         drop_seconds = lambda r: [{k: v for k, v in e.items() if k != "seconds"} for e in r["epochs"]]
         assert drop_seconds(records.load_record(want.record)) == drop_seconds(records.load_record(got.record))
+    cpu = records.load_record(records.model_files(interrupted, 0, "dkpp").record)["provenance"]["cpu_time_s"]
+    assert cpu > 0  # summed over the killed run and the resumed one, like the wall time
+
+
+def test_a_state_from_before_cpu_time_was_recorded_leaves_it_unknown(tmp_path, tiny_data):
+    runner = StudyRunner(THREE_EPOCHS, tmp_path, tiny_data, CPU, progress=False, log=lambda _: None,
+                         on_epoch=lambda spec, metrics: _stop_after_first_epoch(spec, metrics))
+    with pytest.raises(_Stop):
+        runner.run_seed(0)
+    state_path = records.model_files(tmp_path, 0, "teacher").state
+    state = torch.load(state_path, weights_only=False)
+    del state["cpu_s"]  # as an older version of bannet wrote it
+    torch.save(state, state_path)
+    StudyRunner(THREE_EPOCHS, tmp_path, tiny_data, CPU, progress=False, log=lambda _: None).run_seed(0)
+    record = records.load_record(records.model_files(tmp_path, 0, "teacher").record)
+    assert record["provenance"]["cpu_time_s"] is None and record["provenance"]["wall_time_s"] > 0
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after_first_epoch(spec, metrics) -> None:
+    if spec.name == "teacher" and metrics.epoch == 1:
+        raise _Stop
 
 
 def test_a_state_saved_with_other_settings_is_refused(tmp_path, tiny_data):
