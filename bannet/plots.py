@@ -9,6 +9,7 @@ from matplotlib.ticker import MaxNLocator
 
 from bannet.records import Study
 from bannet.report import Row, seed_errors
+from bannet.report import generations as generation_count
 from bannet.stats import mean_ci
 
 DPI = 90
@@ -67,7 +68,7 @@ def generations(study: Study) -> Figure:
     """Test error (%) by generation (0 = the teacher, k = ban-k): one grey line per seed, the mean ± 95% CI, and
     beside each k ≥ 2 the born-again ensemble bane-k and the independent ensemble ens-k of the same seeds."""
     table = seed_errors(study)
-    chain = ["teacher"] + [f"ban-{k}" for k in range(1, 100) if f"ban-{k}" in table]
+    chain = ["teacher"] + [f"ban-{k}" for k in range(1, generation_count(study) + 1) if f"ban-{k}" in table]
     figure, ax = _figure()
     for seed in study.seeds:
         points = [(k, table[name][seed]) for k, name in enumerate(chain) if seed in table[name]]

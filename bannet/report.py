@@ -56,7 +56,7 @@ class Row:
         return len(self.errors)
 
 
-def _generations(study: Study) -> int:
+def generations(study: Study) -> int:
     """K, the number of born-again generations recorded."""
     names = study.model_names()
     return max((int(n.split("-")[1]) for n in names if re.fullmatch(r"ban-\d+", n)), default=0)
@@ -96,14 +96,14 @@ def seed_errors(study: Study) -> dict[str, dict[int, float]]:
     table: dict[str, dict[int, float]] = {}
     for name in study.model_names():
         table[name] = {s: study.models[s][name].error_pct for s in study.seeds if name in study.models[s]}
-    for k in range(2, _generations(study) + 1):
+    for k in range(2, generations(study) + 1):
         members = [f"ban-{j}" for j in range(1, k + 1)]
         table[f"bane-{k}"] = {s: error_pct(ensemble_probabilities([study.models[s][m].logits for m in members]),
                                            study.models[s]["ban-1"].labels)
                               for s in study.seeds if all(m in study.models[s] for m in members)}
     control = study.control_model
     independent = _preset_setting(study, "independent_models") or 0
-    for k in range(2, max(_generations(study), 1) + 1):
+    for k in range(2, max(generations(study), 1) + 1):
         table[f"ens-{k}"] = (paired_ensemble_errors(study, [control] + [f"indep-{j}" for j in range(2, k + 1)])
                              if k <= independent + 1 else seed_ensemble_errors(study, control, k))
     k = _preset_setting(study, "ensemble_of")
