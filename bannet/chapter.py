@@ -194,10 +194,15 @@ def render(study: Study | None, baseline: str | None = None) -> None:
     display(Markdown(report.study_table(study, baseline)))
     display(Markdown(report.plain_statement(rows, baseline)))
     display(Markdown(report.provenance_table(study)))
-    display(plots.learning_curves(study))
+    figures = [(plots.learning_curves(study), "test error by epoch, the mean over seeds with its 95% band")]
     if len(rows) > 1:
-        display(plots.paired_differences(rows, baseline))
-    display(plots.teacher_confidence(study))
+        figures.append((plots.paired_differences(rows, baseline),
+                        f"each row's test error minus `{baseline}`'s of the same seed, the mean with its 95% interval"))
+    figures.append((plots.teacher_confidence(study),
+                    "the teacher's largest softmax probability on the test images, correct and wrong predictions"))
+    # A figure shown from a loop cannot carry a numbered notebook caption, so its caption follows it as text.
+    for figure, caption in figures:
+        display(figure, Markdown(f"*Figure ({study.name}): {caption}.*"))
 
 
 @dataclass

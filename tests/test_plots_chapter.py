@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from matplotlib.collections import PathCollection, PolyCollection
+from matplotlib.figure import Figure
 
 from bannet import chapter, plots, report
 from bannet.born_again import run_study
@@ -240,3 +241,15 @@ def test_a_very_wide_interval_leaves_the_axis_with_an_arrow_instead_of_flattenin
     assert high - low < 2  # the axis follows the dots and means, not the ±25 interval
     arrows = [line.get_marker() for line in ax.lines if line.get_marker() in ("^", "v")]
     assert sorted(arrows) == ["^", "v"]  # ban-1's interval runs off both ends
+
+
+def test_render_follows_every_figure_with_its_caption(tiny_study, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.append(objects))
+    chapter.render(tiny_study)
+    figures = [objects for objects in shown if isinstance(objects[0], Figure)]
+    assert len(figures) == 3
+    assert all(len(objects) == 2 and objects[1].data.startswith(f"*Figure ({tiny_study.name}): ")
+               for objects in figures)
