@@ -154,9 +154,12 @@ def scale(preset_name: str, seeds: Sequence[int] | None = None) -> str:
     preset = get_preset(preset_name)
     seeds = default_seeds(preset_name) if seeds is None else seeds
     plan = study_plan(preset)
+    longer = [f"{spec.name} {spec.epochs_factor}× that" for spec in plan if spec.epochs_factor != 1]
+    exceptions = f" ({', '.join(longer)})" if longer else ""
+    epochs = sum(spec.epochs_factor for spec in plan) * preset.epochs * len(seeds)
     return (f"{preset_name}: {len(plan)} models per seed ({', '.join(s.name for s in plan)}), "
-            f"{preset.epochs} epochs each; {len(seeds)} seeds = {len(plan) * len(seeds)} trainings, "
-            f"{len(plan) * len(seeds) * preset.epochs:,} epochs over the {preset.dataset} training set.")
+            f"{preset.epochs} epochs each{exceptions}; {len(seeds)} seeds = {len(plan) * len(seeds)} trainings, "
+            f"{epochs:,} epochs over the {preset.dataset} training set.")
 
 
 def recipe(preset_name: str) -> str:
