@@ -229,14 +229,14 @@ def _synthetic_outputs(n: int = 2_000, classes: int = 10) -> tuple[torch.Tensor,
     return teacher, teacher + 2.0 * torch.randn(n, classes, generator=generator), labels
 
 
-def _train_mnist_pair(folder: Path, device: torch.device) -> torch.Tensor:
-    """Train a teacher MLP and its born-again student (2 epochs each) on a subset of MNIST into folder/seed-0, recorded
+def _train_mnist_pair(study_dir: Path, device: torch.device) -> torch.Tensor:
+    """Train a teacher MLP and its born-again student (2 epochs each) on a subset of MNIST into study_dir, recorded
     like the study; returns the test images."""
     smoke = current_profile() == "smoke"
     preset = replace(get_preset("mnist-mlp"), profile=current_profile(), epochs=2, generations=1, students=(),
                      train_subset=1_000 if smoke else 20_000, test_subset=2_000 if smoke else None)
     data = load_study_data(preset, download=False)
-    run_study(preset, [0], folder, device, data=data, progress=False, log=lambda line: None)
+    run_study(preset, [0], study_dir, device, data=data, progress=False, log=lambda line: None)
     return data.test_images
 
 
@@ -246,20 +246,19 @@ def mnist_teacher_and_student(device: torch.device, results_dir: str | Path = RE
         test_images, test_labels = load_split("mnist", train=False, download=False)
     except FileNotFoundError:
         test_images = test_labels = None
-    recorded = Path(results_dir) / "mnist-mlp" / "seed-0"
-    images = None
-    if all(records.model_files(recorded.parent, 0, m).logits.is_file() for m in ("teacher", "ban-1")):
-        source, folder = "recorded: results/mnist-mlp, seed 0 (teacher and its student ban-1)", recorded
+    study_dir, images = Path(results_dir) / "mnist-mlp", None
+    if all(records.model_files(study_dir, 0, m).logits.is_file() for m in ("teacher", "ban-1")):
+        source = "recorded: results/mnist-mlp, seed 0 (teacher and its student ban-1)"
     elif test_images is not None:
         source = "trained here: teacher and born-again student, 2 epochs on a subset of MNIST"
-        folder = Path(tempfile.mkdtemp())
-        images, folder = _train_mnist_pair(folder, device), folder / "seed-0"
+        study_dir = Path(tempfile.mkdtemp())
+        images = _train_mnist_pair(study_dir, device)
     else:
         teacher, student, labels = _synthetic_outputs()
         return TeacherAndStudent(teacher, student, labels, None,
                                  "SYNTHETIC stand-in (no recorded logits, no MNIST under the data root)")
-    teacher, labels = records.load_logits(folder / "teacher.logits.npz")
-    student, _ = records.load_logits(folder / "ban-1.logits.npz")
+    teacher, labels = records.load_logits(records.model_files(study_dir, 0, "teacher").logits)
+    student, _ = records.load_logits(records.model_files(study_dir, 0, "ban-1").logits)
     if images is None and test_labels is not None and torch.equal(test_labels, labels):
         images = test_images  # the recorded logits follow the order of the test split
     return TeacherAndStudent(teacher, student, labels, images, source)
