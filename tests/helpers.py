@@ -1,11 +1,9 @@
 """Plain functions the tests share: the real data root (required under CI, skipped elsewhere), a repository script
 imported as a module, a tiny learnable data set, a tiny ImageWang folder."""
 
-import importlib.util
 import os
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -27,15 +25,6 @@ def real_data_root(name: str) -> Path:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
-
-
-def load_script(relative_path: str) -> ModuleType:
-    """A script of the repository (e.g. "scripts/split_folder.py") imported as a module."""
-    path = Path(__file__).resolve().parents[1] / relative_path
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tiny_mnist_like(train_size: int = 256, test_size: int = 128, seed: int = 0) -> StudyData:

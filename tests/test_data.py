@@ -34,7 +34,7 @@ from bannet.data import (
     torchvision_loader,
 )
 from bannet.errors import DamagedFile, MissingFile
-from helpers import load_script, real_data_root
+from helpers import real_data_root
 
 CIFAR = DATASETS["cifar10"]
 NETTE = ["n01440764", "n02102040", "n02979186"]
@@ -421,35 +421,3 @@ def test_broken_imagewang_folders_raise_clear_errors(imagewang_root, tmp_path):
     (folder / "val").rmdir()
     with pytest.raises(FileNotFoundError, match=r"val is missing"):
         ImageWangFolder(imagewang_root, "val")
-
-
-# ---- splitting a data folder into pieces -----------------------------------------------------------
-
-def files_under(folder: Path) -> dict[Path, bytes]:
-    """Every file under folder, by path relative to it, with its bytes."""
-    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def test_split_into_pieces_and_join_them_back_byte_identical(imagewang_root, tmp_path):
-    script = load_script("scripts/split_folder.py")
-    source = imagewang_root / "imagewang-128"
-    pieces, rebuilt = tmp_path / "pieces", tmp_path / "rebuilt"
-    piece_mib = 24 / 1024
-    assert script.main(["split", "--src", str(source), "--out", str(pieces), "--piece-mib", str(piece_mib),
-                        "--only", "train", "val"]) == 0
-    tars = sorted(pieces.glob("imagewang-128.part-*.tar"))
-    assert len(tars) >= 3 and all(p.stat().st_size <= piece_mib * 2**20 for p in tars)
-    first_only = tmp_path / "arrived" / "one"
-    first_only.mkdir(parents=True)
-    tars[0].rename(first_only / tars[0].name)
-    assert script.main(["join", "--pieces", str(first_only.parent), "--out", str(rebuilt)]) == script.INCOMPLETE
-    shutil.rmtree(first_only)  # joined pieces may go: the ledger remembers them
-    assert script.main(["join", "--pieces", str(pieces), "--out", str(rebuilt)]) == 0
-    wanted = {path: data for path, data in files_under(source).items() if "unsup" not in path.parts}
-    assert files_under(rebuilt / "imagewang-128") == wanted
-    everything = tmp_path / "everything"
-    script.split(source, everything, piece_mib)
-    script.join(everything, tmp_path / "all")
-    assert files_under(tmp_path / "all" / "imagewang-128") == files_under(source)
-    with pytest.raises(ValueError, match="does not fit"):
-        script.split(source, tmp_path / "tiny", 1 / 1024, ["train"])
