@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from label_training import train_from_labels
 
-from bannet.data import load_split
+from bannet.data import load_study_data
+from bannet.presets import get_preset
 from bannet.provenance import device_name, git_commit
 from bannet.stats import mean_ci
 
@@ -48,8 +49,8 @@ def main() -> None:
     if len(args.seeds) < 2:
         parser.error("give at least two seeds: seed noise needs them")
     device = torch.device("cpu")
-    data = (*load_split("cifar10", True, args.data, download=False), *load_split("cifar10", False, args.data,
-                                                                                 download=False))
+    preset = get_preset("cifar10-wrn-28-1")  # CIFAR-10 with the wide-ResNet recipe, batch 128
+    data = load_study_data(preset, args.data, download=False)
     lines = [f"bf16 autocast against fp32: {args.arch} on CIFAR-10 from labels, {args.epochs} epochs "
              f"(lr 0.1, x0.2 at 30/60/80%), batch 128, seeds {args.seeds}",
              f"{device_name(device)} | torch {torch.__version__} | git {git_commit()} | "
@@ -59,7 +60,7 @@ def main() -> None:
     errors: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for seed in args.seeds:
         for precision in errors:
-            result = train_from_labels(args.arch, "cifar10", data, args.epochs, seed, precision, device)
+            result = train_from_labels(args.arch, preset, data, args.epochs, seed, precision, device)
             errors[precision].append(100 * (1 - result.test_accuracy))
         fp32, bf16 = errors["fp32"][-1], errors["bf16"][-1]
         lines.append(f"{seed:>4} {fp32:>13.2f} {bf16:>13.2f} {bf16 - fp32:>+12.2f}")
