@@ -61,8 +61,10 @@ def _models(preset_name: str) -> str:
     classes = DATASETS[preset.dataset].num_classes
     lines = [preset.description]
     for spec in study_plan(preset):
+        settings = (f" at T = {spec.temperature:g}" if spec.temperature != 1 else "") + (
+            f", learning rate × {spec.lr_factor:g}" if spec.lr_factor != 1 else "")
         lines.append(f"  {spec.name:10s} {spec.arch:16s} {count_parameters(build(spec.arch, classes)):>11,} "
-                     f"parameters, loss {spec.loss!r}, taught by {spec.teacher or 'the labels'}")
+                     f"parameters, loss {spec.loss!r}{settings}, taught by {spec.teacher or 'the labels'}")
     return "\n".join(lines)
 
 

@@ -17,5 +17,9 @@ class MissingFile(UserError, FileNotFoundError):
     """A file or data set that is not where it should be."""
 
 
+class Diverged(UserError, FloatingPointError):
+    """A model whose training produced non-finite values: it is not recorded; the models recorded before it are."""
+
+
 class DamagedFile(UserError, ValueError):
     """A file that exists but cannot be read as what it should be (truncated, corrupted, altered)."""

@@ -28,7 +28,8 @@ class Preset:
     (twice the epochs, the same schedule stretched: as much training as teacher + BAN-1); label_smoothing
     adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top probability on the
     training set; temperatures adds `ban-1-t<T>` for each T, a BAN student of the teacher whose teacher and
-    student distributions are softmax(·/T) (the paper uses T = 1). seeds: the seeds a full run records.
+    student distributions are softmax(·/T) (the paper uses T = 1), trained at the preset's learning rate / T (see
+    study_plan). seeds: the seeds a full run records.
     profile: the profile that shrank the preset ("full": as written).
     """
 
@@ -159,8 +160,9 @@ def get_preset(name: str, profile: str = "full") -> Preset:
 @dataclass(frozen=True)
 class ModelSpec:
     """One model of a study: its name, architecture, loss, the model that teaches it (None: labels only), whether
-    it also distils its teacher's outputs on the unlabelled split, its schedule's length in preset epochs, and the
-    model whose training-set confidence sets its label-smoothing mass (loss "ls"), and its loss's temperature."""
+    it also distils its teacher's outputs on the unlabelled split, its schedule's length in preset epochs, the
+    model whose training-set confidence sets its label-smoothing mass (loss "ls"), its loss's temperature, and the
+    factor on the preset's learning rate it trains with."""
 
     name: str
     arch: str
@@ -170,6 +172,7 @@ class ModelSpec:
     epochs_factor: int = 1
     smoothing_from: str | None = None
     temperature: float = 1.0
+    lr_factor: float = 1.0
 
 
 def study_plan(preset: Preset) -> list[ModelSpec]:
@@ -177,7 +180,11 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
     students, BAN students of the teacher at other temperatures (`ban-1-t<T>`), then the controls the preset asks
     for: `ls` (uniform label smoothing with the teacher's mean non-top mass), `indep-2..` (label-trained models with
     their own seeds, for ensembles paired with BANE-k by seed), `teacher-2x` (the teacher's schedule stretched to
-    twice the epochs), and `ban-unsup` (BAN on the labelled and the unlabelled images)."""
+    twice the epochs), and `ban-unsup` (BAN on the labelled and the unlabelled images).
+
+    A `ban-1-t<T>` student trains at the learning rate / T: the gradient of the T²-scaled soft loss with respect to
+    the student's logits is T·(q_T − p_T), whose entries reach T where cross-entropy's reach 1, so at the preset's
+    rate its first steps are up to T times larger (an MLP on MNIST at lr 0.1 diverges at T = 4)."""
     plan = [ModelSpec("teacher", preset.teacher_arch, "ce")]
     if preset.cross_architecture:
         plan.append(ModelSpec("label", preset.student_arch, "ce"))
@@ -186,7 +193,7 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
         plan.append(ModelSpec(f"ban-{k}", preset.student_arch, GENERATION_LOSS, previous))
         previous = f"ban-{k}"
     plan += [ModelSpec(loss, preset.student_arch, loss, "teacher") for loss in preset.students]
-    plan += [ModelSpec(f"ban-1-t{t:g}", preset.student_arch, GENERATION_LOSS, "teacher", temperature=t)
+    plan += [ModelSpec(f"ban-1-t{t:g}", preset.student_arch, GENERATION_LOSS, "teacher", temperature=t, lr_factor=1 / t)
              for t in preset.temperatures]
     if preset.label_smoothing:
         plan.append(ModelSpec("ls", preset.student_arch, "ls", smoothing_from="teacher"))

@@ -27,6 +27,8 @@ def test_the_plan_adds_each_control_after_the_students():
         ("cwtm", "cwtm", "teacher", 1, None), ("ban-1-t2", "ban", "teacher", 1, None), ("ls", "ls", None, 1, "teacher"),
         ("indep-2", "ce", None, 1, None),
         ("teacher-2x", "ce", None, 2, None)]
+    assert [s.lr_factor for s in plan if s.name == "ban-1-t2"] == [0.5]  # the T-times larger gradient, offset
+    assert {s.lr_factor for s in plan if s.name != "ban-1-t2"} == {1.0}
     assert [s.name for s in required_models(plan, ["ban-2", "ls"])] == ["teacher", "ban-1", "ban-2", "ls"]
     with pytest.raises(InvalidInput, match="--models ban-9: not in this study"):
         required_models(plan, ["ban-9"])
@@ -46,6 +48,7 @@ def test_records_of_the_controls(controls_study):
     assert confidence["mean_max_prob"] + confidence["mean_non_top_mass"] == pytest.approx(1.0)
     assert record("ls")["loss_settings"] == {"mass": confidence["mean_non_top_mass"]}
     assert record("ban-1-t2")["loss_settings"] == {"T": 2.0} and record("ban-1-t2")["model"]["temperature"] == 2.0
+    assert record("ban-1-t2")["train"]["lr"] == CONTROLS.lr / 2 and record("ban-1")["train"]["lr"] == CONTROLS.lr
     assert record("ban-1")["loss_settings"] == {}
     assert "train_confidence" in record("ban-1") and "train_confidence" not in record("ban-2")  # ban-2 teaches no one
     assert len(record("teacher-2x")["epochs"]) == 2 * len(record("teacher")["epochs"])
@@ -92,3 +95,25 @@ def test_a_temperature_student_is_trained_with_its_temperature(tmp_path, monkeyp
                    label_smoothing=False, temperatures=(4.0,))
     run_study(only, [0], tmp_path, CPU, data=tiny_mnist_like(), **quiet)
     assert built == [("ce", {}), ("ban", {"T": 4.0})]
+
+
+def test_a_diverging_model_stops_the_study_with_one_line_and_keeps_what_is_recorded(tmp_path, monkeypatch):
+    from bannet import born_again
+    from bannet.errors import Diverged
+    from bannet.losses import NonFiniteValues
+
+    trained = born_again.train_model
+
+    def diverging_students(model, loss_fn, *args, teacher=None, **kwargs):
+        if teacher is not None:
+            raise NonFiniteValues("student_logits contain non-finite values (nan or inf)")
+        return trained(model, loss_fn, *args, teacher=teacher, **kwargs)
+
+    monkeypatch.setattr(born_again, "train_model", diverging_students)
+    preset = replace(CONTROLS, generations=1, students=(), independent_models=0, equal_compute=False,
+                     label_smoothing=False, temperatures=())
+    with pytest.raises(Diverged, match=r"^seed 0 ban-1 diverged at learning rate 0.1 \(student_logits contain "
+                                       r"non-finite values \(nan or inf\)\); it is not recorded"):
+        run_study(preset, [0], tmp_path, CPU, data=tiny_mnist_like(), **quiet)
+    assert records.is_finished(records.model_files(tmp_path, 0, "teacher"))
+    assert not records.model_files(tmp_path, 0, "ban-1").record.exists()

@@ -1,6 +1,6 @@
 """Born-again distillation losses behind one contract: loss(student_logits, teacher_logits, labels) -> scalar."""
 
-from ._validation import value_checks
+from ._validation import NonFiniteValues, value_checks
 from .ban import BANLoss, ban_loss
 from .ban_l import BANLLoss, ban_l_loss
 from .base import DistillationLoss, TemperedDistillationLoss
@@ -48,6 +48,7 @@ __all__ = [
     "DKPPLoss",
     "DistillationLoss",
     "LabelSmoothingLoss",
+    "NonFiniteValues",
     "TemperedDistillationLoss",
     "ban_l_loss",
     "ban_loss",

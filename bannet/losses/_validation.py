@@ -11,6 +11,10 @@ from torch import Tensor
 _value_checks_enabled = True
 
 
+class NonFiniteValues(ValueError):
+    """Logits holding nan or inf: bad input to a loss, or, inside training, a model that has diverged."""
+
+
 @contextmanager
 def value_checks(enabled: bool) -> Iterator[None]:
     """Turn the value checks (finite logits, labels in range) on or off in the block; they cost a host sync per call."""
@@ -99,17 +103,17 @@ def validate_inputs(
         _check_labels(student_logits, labels)
     if not _value_checks_enabled:
         return
-    value_checks = {
-        "student_logits contain non-finite values (nan or inf)": torch.isfinite(student_logits.detach()).all()}
+    value_checks = {  # message: (passed, what to raise)
+        "student_logits contain non-finite values (nan or inf)":
+            (torch.isfinite(student_logits.detach()).all(), NonFiniteValues)}
     if needs_teacher:
         value_checks["teacher_logits contain non-finite values (nan or inf)"] = (
-            torch.isfinite(teacher_logits.detach()).all())
+            torch.isfinite(teacher_logits.detach()).all(), NonFiniteValues)
     if needs_labels:
         classes = student_logits.shape[1]
-        value_checks[f"labels must lie in [0, {classes})"] = ((labels >= 0) & (labels < classes)).all()
-    passed = torch.stack(list(value_checks.values())).tolist()
-    for message, ok in zip(value_checks, passed):
+        value_checks[f"labels must lie in [0, {classes})"] = (((labels >= 0) & (labels < classes)).all(), ValueError)
+    passed = torch.stack([ok for ok, _ in value_checks.values()]).tolist()  # one host sync for all checks
+    for (message, (_, error)), ok in zip(value_checks.items(), passed):
         if not ok:
-            in_labels = message.startswith("labels")
-            detail = f", got min {labels.min().item()}, max {labels.max().item()}" if in_labels else ""
-            raise ValueError(message + detail)
+            detail = f", got min {labels.min().item()}, max {labels.max().item()}" if error is ValueError else ""
+            raise error(message + detail)
