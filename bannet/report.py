@@ -204,7 +204,7 @@ def heading(study: Study) -> str:
     """A Markdown line saying what the study is: a recorded result, or a smoke run that is not a result."""
     record = study.first_record()
     preset, n = record["preset"], len(study.seeds)
-    seeds = f"{n} seed{'' if n == 1 else 's'} ({', '.join(map(str, study.seeds))})"
+    seeds = f"{_count(n, 'seed')} ({', '.join(map(str, study.seeds))})"
     epochs = f"{preset['epochs']} epoch{'' if preset['epochs'] == 1 else 's'}"
     size = f"{record['data']['train_size']:,} training and {record['data']['test_size']:,} test images"
     if record["profile"] == "smoke":
@@ -293,6 +293,11 @@ def verdict(row: Row) -> str:
     return "no difference"
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 paired test', '3 paired tests'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _signed(value: float) -> str:
     """A signed two-decimal number in which a value that rounds to zero reads +0.00, never -0.00."""
     return f"{0.0 if round(value, 2) == 0 else value:+.2f}"
@@ -342,7 +347,7 @@ def against_paper(rows: list[Row], paper: dict[str, float], baseline: str = "tea
             agrees = (ours == "better") == (theirs < 0)
             outcome = "ours agrees in direction" if agrees else "**ours contradicts it**"
         interval = "" if math.isnan(row.diff_ci) else f" ± {row.diff_ci:.2f}"
-        seeds = f"{row.diff_n} paired seed{'' if row.diff_n == 1 else 's'}"
+        seeds = _count(row.diff_n, "paired seed")
         lines.append(f"- **{row.name}**: the paper {_signed(theirs)} points against its {baseline} (one run); "
                      f"ours {_signed(row.diff_mean)}{interval} ({seeds}): {outcome}.")
     return "\n".join(lines) if lines else "No row of ours has a figure of the paper beside it."
@@ -390,5 +395,5 @@ def holm_statement(rows: list[Row], baseline: str, alpha: float = 0.05) -> str:
     kept = [row.name for row, rejected in zip(tested, holm_rejections(p_values, alpha)) if rejected]
     listed = ", ".join(f"{row.name} p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}" for row, p in zip(tested, p_values))
     survivors = ", ".join(f"**{name}**" for name in kept) if kept else "none"
-    return (f"Holm's correction over the {len(tested)} paired tests against {baseline} (family-wise error ≤ "
+    return (f"Holm's correction over {_count(len(tested), 'paired test')} against {baseline} (family-wise error ≤ "
             f"{alpha:.0%}): significant: {survivors}. Two-sided paired t tests: {listed}.")

@@ -229,7 +229,7 @@ def test_holm_keeps_only_what_survives_the_whole_family():
             Row("cwtm", {}, 0, 0, 0.1, 0.5, 5, {0: 0.5, 1: -0.4, 2: 0.3, 3: -0.2, 4: 0.3}),  # p ~ 0.6
             Row("dkpp", {}, 0, 0, 0.1, math.nan, 1, {0: 0.1})]  # one seed: not tested
     said = report.holm_statement(rows, "teacher")
-    assert said.startswith("Holm's correction over the 2 paired tests against teacher")
+    assert said.startswith("Holm's correction over 2 paired tests against teacher")
     assert "significant: **ban-1**." in said and "ban-1 p < 0.001, cwtm p = 0.589" in said and "dkpp" not in said
     assert report.holm_statement(rows[:1] + rows[3:], "teacher").startswith("No row has two or more seeds")
 
