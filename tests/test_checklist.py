@@ -43,6 +43,18 @@ def test_the_temperature_loss_carries_t_squared_so_its_gradient_keeps_its_scale(
         torch.testing.assert_close(grad, T * (q_T - p_T) / len(z))  # without T²: (q_T - p_T) / (T b)
 
 
+def test_a_tempered_student_takes_first_steps_no_larger_than_at_t_1():
+    from bannet.presets import study_plan
+
+    plan = study_plan(replace(get_preset("mnist-mlp"), temperatures=(2.0, 4.0)))
+    z = torch.tensor([[0.0, 100.0]], requires_grad=True)  # a student sure of the class its teacher rules out
+    t = torch.tensor([[100.0, 0.0]])
+    for spec in plan:
+        grad, = torch.autograd.grad(losses.ban_loss(z, t, T=spec.temperature), z)
+        step = spec.lr_factor * grad.abs().max().item()  # the largest step per unit of the preset's learning rate
+        assert step == pytest.approx(1.0, rel=1e-6), spec.name  # as cross-entropy's: at T it would be T
+
+
 class _NoisyTeacher(nn.Module):
     """A teacher with BatchNorm and dropout: in train mode its outputs change and its running statistics move."""
 
