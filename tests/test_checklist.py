@@ -153,3 +153,14 @@ def test_cwtm_weights_are_normalised_once():
     equal_teacher = torch.zeros_like(t)  # every example equally confident: w_s = 1/b
     assert losses.cwtm_loss(z, equal_teacher, y).item() == pytest.approx(F.cross_entropy(z, y).item(), rel=1e-12)
     assert losses.cwtm_weights(t).sum().item() == pytest.approx(1.0, rel=1e-12)
+
+
+def test_the_page_names_every_test_here_and_only_tests_that_exist():
+    import re
+    import sys
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "book" / "checklist.md").read_text()
+    named = set(re.findall(r"`(test_\w+)`", page))
+    here = {name for name in dir(sys.modules[__name__]) if name.startswith("test_")}
+    assert named == here - {"test_the_page_names_every_test_here_and_only_tests_that_exist"}
