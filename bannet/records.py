@@ -86,13 +86,12 @@ def error_pct(predictions: torch.Tensor, labels: torch.Tensor) -> float:
 
 @dataclass(frozen=True)
 class StoredOutputs:
-    """A model's test outputs as stored: logits (fp16, up to a per-row constant), labels, and predictions: the
-    fp32 ones when `exact` (files written before they were stored give the fp16 logits' argmax instead)."""
+    """A model's test outputs as stored: logits (fp16, up to a per-row constant), labels, and the fp32 model's
+    predictions (the fp16 logits' argmax can differ from them where two classes tie to fp16 precision)."""
 
     logits: torch.Tensor
     labels: torch.Tensor
     predictions: torch.Tensor
-    exact: bool = True
 
     @property
     def error_pct(self) -> float:
@@ -162,11 +161,10 @@ def _read_outputs(path: Path) -> StoredOutputs:
     with np.load(path) as data:
         logits = torch.from_numpy(data["logits"].astype(np.float32))
         labels = torch.from_numpy(data["labels"])
-        exact = "predictions" in data.files
-        predictions = torch.from_numpy(data["predictions"]) if exact else logits.argmax(1)
+        predictions = torch.from_numpy(data["predictions"])
     if logits.ndim != 2 or labels.shape != logits.shape[:1] or predictions.shape != labels.shape:
         raise ValueError(f"inconsistent shapes: logits {tuple(logits.shape)}, labels {tuple(labels.shape)}")
-    return StoredOutputs(logits, labels, predictions, exact)
+    return StoredOutputs(logits, labels, predictions)
 
 
 def load_outputs(path: Path) -> StoredOutputs:
@@ -181,11 +179,13 @@ def load_logits(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def verify(files: ModelFiles, which: str, record: dict | None = None) -> None:
-    """Check the `which` file ("checkpoint" or "logits") against its record's SHA-256 (older records hold none)."""
+    """Check the `which` file ("checkpoint" or "logits") against the SHA-256 its record holds."""
     record = load_record(files.record) if record is None else record
     expected = record.get("sha256", {}).get(which, {}).get("sha256")
     path = getattr(files, which)
-    if expected is not None and sha256_of(path) != expected:
+    if expected is None:
+        raise DamagedFile(f"{files.record} holds no SHA-256 for {path.name}, so it cannot be checked; {RETRAIN}")
+    if sha256_of(path) != expected:
         raise DamagedFile(f"{path} does not match the SHA-256 in {files.record.name}: it was changed or damaged after "
                           f"training; {RETRAIN}, and the records of the models it taught")
 
@@ -230,8 +230,8 @@ class SeedModel:
 
     @property
     def error_pct(self) -> float:
-        """Test error (%) from the fp32 predictions; for files that predate them, the record's fp32 figure."""
-        return self.outputs.error_pct if self.outputs.exact else self.record["test_error_pct"]
+        """Test error (%) from the fp32 predictions."""
+        return self.outputs.error_pct
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Tests for bannet.data: official files and downloads, the fast device path against torchvision, sharding,
-ImageWang labels, splitting a folder into pieces."""
+ImageWang labels."""
 
 import dataclasses
 import random

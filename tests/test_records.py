@@ -38,6 +38,14 @@ def test_recorded_error_is_the_fp32_error_even_where_fp16_ties(tmp_path):
     assert 100 * (outputs.logits.argmax(1) != labels).float().mean().item() == 50.0  # the fp16 argmax would flip it
 
 
+def test_a_record_without_the_sha256_of_its_outputs_cannot_vouch_for_them(tmp_path):
+    files = _save(tmp_path, torch.tensor([[1.0, 0.0]]), torch.tensor([0]))
+    record = records.load_record(files.record)
+    del record["sha256"]["logits"]
+    with pytest.raises(DamagedFile, match=r"m\.json holds no SHA-256 for m\.logits\.npz"):
+        records.verify(files, "logits", record)
+
+
 def test_huge_logits_stay_finite_and_non_finite_ones_are_refused(tmp_path):
     files = _save(tmp_path, torch.tensor([[70_000.0, 0.0, -70_000.0]]), torch.tensor([0]))
     stored = records.load_outputs(files.logits).logits
