@@ -1,0 +1,66 @@
+"""What a chapter's prose says in words about a committed study (beside the sentences the code generates) still
+holds for the records: retraining that changed a verdict would fail here and point at the paragraph to rewrite."""
+
+from pathlib import Path
+
+import pytest
+
+from bannet.records import Study, load_study
+from bannet.report import fidelity, summarize, verdict
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+def _verdicts(study: Study, baseline: str) -> dict[str, str]:
+    return {row.name: verdict(row) for row in summarize(study, baseline) if row.name != baseline}
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_study(RESULTS / "mnist-mlp")
+
+
+def test_chapter_03_the_teacher_shows_its_students_almost_the_labels(mnist):
+    for seed in mnist.seeds:
+        assert mnist.record(seed, "teacher")["train_confidence"]["mean_non_top_mass"] < 0.01
+
+
+def test_chapter_03_an_even_spread_of_the_teachers_mass_beats_the_teachers_own(mnist):
+    assert _verdicts(mnist, "teacher")["ls"] == "better"
+    against_ban = _verdicts(mnist, "ban-1")
+    assert against_ban["ls"] == "better"
+    assert against_ban["cwtm"] == against_ban["dkpp"] == "no difference"
+
+
+def test_chapter_03_a_higher_temperature_copies_the_teacher_more_closely_and_does_no_better(mnist):
+    against_ban, against_teacher = _verdicts(mnist, "ban-1"), _verdicts(mnist, "teacher")
+    for student in ("ban-1-t2", "ban-1-t4"):
+        assert against_ban[student] == "no difference" and against_teacher[student] == "worse"
+    agreement = {row.name: sum(row.agreement.values()) / len(row.agreement) for row in fidelity(mnist)}
+    assert agreement["ban-1"] < agreement["ban-1-t2"] and agreement["ban-1"] < agreement["ban-1-t4"]
+
+
+def test_chapter_03_more_training_from_labels_beats_a_student(mnist):
+    assert _verdicts(mnist, "teacher-2x")["ban-1"] == "worse"
+
+
+def test_chapter_03_generations_lose_ground_and_ensemble_worse_than_independent_models(mnist):
+    rows = {row.name: row for row in summarize(mnist, "teacher")}
+    assert rows["teacher"].mean < rows["ban-1"].mean < rows["ban-2"].mean < rows["ban-3"].mean
+    assert verdict(rows["ban-2"]) == verdict(rows["ban-3"]) == "worse"
+    for k in (2, 3):
+        assert _verdicts(mnist, f"ens-{k}")[f"bane-{k}"] == "worse"
+
+
+def test_chapter_03_longer_training_does_not_change_the_sign(mnist):
+    long = load_study(RESULTS / "mnist-mlp-20ep")
+    short_rows = {row.name: row for row in summarize(mnist, "teacher")}
+    long_rows = {row.name: row for row in summarize(long, "teacher")}
+    for name in ("teacher", "ban-1", "ban-2", "ban-3", "teacher-2x"):
+        assert long_rows[name].mean < short_rows[name].mean, name
+    for seed in long.seeds:
+        confidence = long.record(seed, "teacher")["train_confidence"]["mean_non_top_mass"]
+        assert confidence < mnist.record(seed, "teacher")["train_confidence"]["mean_non_top_mass"]
+    assert all(verdict(long_rows[f"ban-{k}"]) != "better" for k in (1, 2, 3))
+    assert verdict(long_rows["ban-3"]) == "worse"
+    assert _verdicts(long, "teacher-2x")["ban-1"] == "worse"
