@@ -23,9 +23,10 @@ class Preset:
     larger side are downscaled to it when loaded. ensemble_of: k for the report's `ens{k}-<model>` rows
     (the students and the label-trained control, each averaged over k consecutive seeds).
 
-    Controls: independent_models = m adds `indep-2..m+1`, label-trained with their own seeds, so that
-    ens-k(seed) = {teacher, indep-2..k} pairs with BANE-k of the same seed; equal_compute adds `teacher-2x`
-    (twice the epochs, the same schedule stretched: as much training as teacher + BAN-1); label_smoothing
+    Controls: independent_models = m adds `indep-2..m+1`, label-trained in the control model's architecture with
+    their own seeds, so that ens-k(seed) = {control, indep-2..k} pairs with BANE-k of the same seed;
+    equal_compute adds `teacher-2x` (twice the epochs, the same schedule stretched: as much training as teacher +
+    BAN-1); label_smoothing
     adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top probability on the
     training set; temperatures adds `ban-1-t<T>` for each T, a BAN student of the teacher whose teacher and
     student distributions are softmax(·/T) (the paper uses T = 1), trained at the preset's learning rate / T (see
@@ -197,7 +198,8 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
              for t in preset.temperatures]
     if preset.label_smoothing:
         plan.append(ModelSpec("ls", preset.student_arch, "ls", smoothing_from="teacher"))
-    plan += [ModelSpec(f"indep-{k}", preset.teacher_arch, "ce") for k in range(2, preset.independent_models + 2)]
+    # siblings of the control model (the teacher, or `label` when the students' architecture differs)
+    plan += [ModelSpec(f"indep-{k}", preset.student_arch, "ce") for k in range(2, preset.independent_models + 2)]
     if preset.equal_compute:
         plan.append(ModelSpec("teacher-2x", preset.teacher_arch, "ce", epochs_factor=2))
     if preset.unlabelled:

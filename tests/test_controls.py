@@ -117,3 +117,9 @@ def test_a_diverging_model_stops_the_study_with_one_line_and_keeps_what_is_recor
         run_study(preset, [0], tmp_path, CPU, data=tiny_mnist_like(), **quiet)
     assert records.is_finished(records.model_files(tmp_path, 0, "teacher"))
     assert not records.model_files(tmp_path, 0, "ban-1").record.exists()
+
+
+def test_independent_models_are_siblings_of_the_control_in_its_architecture():
+    crossed = replace(CONTROLS, teacher_arch="mlp", student_arch="wrn-10-1", independent_models=2)
+    plan = {spec.name: spec for spec in study_plan(crossed)}
+    assert plan["label"].arch == plan["indep-2"].arch == plan["indep-3"].arch == "wrn-10-1"
