@@ -26,11 +26,10 @@ class Preset:
     Controls: independent_models = m adds `indep-2..m+1`, label-trained in the control model's architecture with
     their own seeds, so that ens-k(seed) = {control, indep-2..k} pairs with BANE-k of the same seed;
     equal_compute adds `teacher-2x` (twice the epochs, the same schedule stretched: as much training as teacher +
-    BAN-1); label_smoothing
-    adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top probability on the
-    training set; temperatures adds `ban-1-t<T>` for each T, a BAN student of the teacher whose teacher and
-    student distributions are softmax(·/T) (the paper uses T = 1), trained at the preset's learning rate / T (see
-    study_plan). seeds: the seeds a full run records.
+    BAN-1); label_smoothing adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top
+    probability on the training set; temperatures adds `ban-1-t<T>` for each T, a BAN student of the teacher
+    whose teacher and student distributions are softmax(·/T) (the paper uses T = 1), trained at the preset's
+    learning rate / T (see study_plan). seeds: the seeds a full run records.
     profile: the profile that shrank the preset ("full": as written).
     """
 
