@@ -13,8 +13,8 @@ from torch import nn
 from bannet import data as bdata
 from bannet import distributed, files, records
 from bannet.data.study import StudyData, load_study_data
-from bannet.errors import Diverged, InvalidInput
-from bannet.losses import NonFiniteValues, build_loss
+from bannet.errors import InvalidInput
+from bannet.losses import build_loss
 from bannet.models import build, count_parameters
 from bannet.precision import resolve_precision
 from bannet.presets import ModelSpec, Preset, required_models, study_plan
@@ -161,17 +161,13 @@ class StudyRunner:
         unlabelled = self._unlabelled_batches(derived_seed(model_seed, "unlabelled")) if spec.unlabelled else None
         if distributed.is_main() and files.state.is_file():
             self.log(f"seed {seed} {spec.name}: resuming from its training state {files.state.name}")
-        try:
-            result = train_model(model, loss_fn, self._loader(True, model_seed), self._loader(False, model_seed),
-                                 config, self.device, teacher=teacher, progress=self.progress,
-                                 desc=f"seed {seed} {spec.name}", on_epoch=callback, unlabelled=unlabelled,
-                                 state_file=files.state if distributed.is_main() else None)
-            if distributed.is_main():
-                confidence = self._train_confidence(model, config) if teaches else None
-                self._save(seed, position, spec, model, result, files, config, loss_settings, confidence)
-        except (NonFiniteValues, FloatingPointError) as error:
-            raise Diverged(f"seed {seed} {spec.name} diverged at learning rate {config.lr:g} ({error}); it is not "
-                           f"recorded, the models recorded before it are kept") from error
+        result = train_model(model, loss_fn, self._loader(True, model_seed), self._loader(False, model_seed),
+                             config, self.device, teacher=teacher, progress=self.progress,
+                             desc=f"seed {seed} {spec.name}", on_epoch=callback, unlabelled=unlabelled,
+                             state_file=files.state if distributed.is_main() else None)
+        if distributed.is_main():
+            confidence = self._train_confidence(model, config) if teaches else None
+            self._save(seed, position, spec, model, result, files, config, loss_settings, confidence)
         distributed.barrier()  # the other ranks go on once the record is written
 
     def _train_confidence(self, model: nn.Module, config: TrainConfig) -> dict:

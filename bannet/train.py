@@ -11,7 +11,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bannet import distributed
-from bannet.losses import DistillationLoss, ban_loss, value_checks
+from bannet.errors import Diverged
+from bannet.losses import DistillationLoss, NonFiniteValues, ban_loss, value_checks
 from bannet.precision import Precision, check_precision, resolve_precision
 from bannet.presets import Preset
 from bannet.training_state import load_training_state, save_training_state
@@ -258,12 +259,16 @@ def _train_epoch(step: TrainStep, epoch: int, train_loader: Iterable, test_loade
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
+    diverged = f"{desc} diverged at learning rate {config.lr:g} ({{}}); it is not recorded"
     with value_checks(device.type != "cuda"):  # on CUDA they would sync every step; the epoch loss is checked below
-        for x, y in train_loader:
-            loss, logits = step(x, y, None if unlabelled is None else next(unlabelled))
-            loss_sum += loss * y.numel()
-            correct += (logits.argmax(1) == y).sum()
-            seen += y.numel()
+        try:
+            for x, y in train_loader:
+                loss, logits = step(x, y, None if unlabelled is None else next(unlabelled))
+                loss_sum += loss * y.numel()
+                correct += (logits.argmax(1) == y).sum()
+                seen += y.numel()
+        except NonFiniteValues as error:
+            raise Diverged(diverged.format(error)) from error
     loss_total, correct_total, seen = _summed_over_ranks(loss_sum, correct, seen)
     if seen == 0:
         raise ValueError("the training loader yielded no batch (data set smaller than one batch?)")
@@ -271,5 +276,5 @@ def _train_epoch(step: TrainStep, epoch: int, train_loader: Iterable, test_loade
     metrics = EpochMetrics(epoch + 1, lr, loss_total / seen, correct_total / seen,
                            test_loss, test_acc, round(time.perf_counter() - start, 3))
     if not math.isfinite(metrics.train_loss):
-        raise FloatingPointError(f"{desc}: training loss became {metrics.train_loss} in epoch {epoch + 1}")
+        raise Diverged(diverged.format(f"training loss {metrics.train_loss} in epoch {epoch + 1}"))
     return metrics, logits, labels

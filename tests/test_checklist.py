@@ -2,7 +2,10 @@
 had it."""
 
 import json
+import re
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +14,7 @@ from torch import nn
 
 from bannet import born_again, losses
 from bannet.data import DATASETS, DeviceLoader
-from bannet.presets import get_preset
+from bannet.presets import get_preset, study_plan
 from bannet.train import TrainConfig, TrainStep, make_optimizer, train_model
 from helpers import paper_design, tiny_mnist_like
 
@@ -44,8 +47,6 @@ def test_the_temperature_loss_carries_t_squared_so_its_gradient_keeps_its_scale(
 
 
 def test_a_tempered_student_takes_first_steps_no_larger_than_at_t_1():
-    from bannet.presets import study_plan
-
     plan = study_plan(replace(get_preset("mnist-mlp"), temperatures=(2.0, 4.0)))
     z = torch.tensor([[0.0, 100.0]], requires_grad=True)  # a student sure of the class its teacher rules out
     t = torch.tensor([[100.0, 0.0]])
@@ -156,10 +157,6 @@ def test_cwtm_weights_are_normalised_once():
 
 
 def test_the_page_names_every_test_here_and_only_tests_that_exist():
-    import re
-    import sys
-    from pathlib import Path
-
     page = (Path(__file__).resolve().parents[1] / "book" / "checklist.md").read_text()
     named = set(re.findall(r"`(test_\w+)`", page))
     here = {name for name in dir(sys.modules[__name__]) if name.startswith("test_")}
