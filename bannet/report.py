@@ -34,6 +34,18 @@ def error_pct(scores: torch.Tensor, labels: torch.Tensor) -> float:
     return records.error_pct(scores.argmax(1), labels)
 
 
+def study_labels(study: Study) -> torch.Tensor:
+    """The test labels every model of the study was evaluated on."""
+    return next(iter(study.models[study.seeds[0]].values())).labels
+
+
+def among_labelled_classes(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The scores with every class that no test label names set to −∞: argmax then picks among the test set's
+    classes (ImageWang's 10 dog breeds of its 20 outputs), whatever prior the model learnt for the others."""
+    kept = torch.full_like(scores, -math.inf, dtype=torch.float32)
+    present = labels.unique()
+    kept[:, present] = scores[:, present].float()
+    return kept
 
 
 @dataclass
@@ -67,7 +79,19 @@ def _preset_setting(study: Study, key: str) -> object:
     return study.first_record().get("preset", {}).get(key)
 
 
-def seed_ensemble_errors(study: Study, model: str, k: int) -> dict[int, float]:
+def _ensemble_error(members: list[records.SeedModel], labelled_classes_only: bool) -> float:
+    """Error (%) of the members' mean softmax, optionally among the test set's classes only."""
+    labels = members[0].labels
+    probabilities = ensemble_probabilities([m.logits for m in members])
+    return error_pct(among_labelled_classes(probabilities, labels) if labelled_classes_only else probabilities, labels)
+
+
+def ensemble_error(study: Study, seed: int, members: list[str], labelled_classes_only: bool = False) -> float:
+    """Error (%) of the mean softmax of the named models of one seed."""
+    return _ensemble_error([study.models[seed][m] for m in members], labelled_classes_only)
+
+
+def seed_ensemble_errors(study: Study, model: str, k: int, labelled_classes_only: bool = False) -> dict[int, float]:
     """Error (%) of the mean softmax of `model` over disjoint groups of k consecutive seeds, keyed by their first seed.
 
     Disjoint groups share no member, so their errors are independent samples and their interval is
@@ -76,48 +100,53 @@ def seed_ensemble_errors(study: Study, model: str, k: int) -> dict[int, float]:
     """
     having = [s for s in study.seeds if model in study.models[s]]
     groups = [having[i:i + k] for i in range(0, len(having) - k + 1, k)]
-    return {group[0]: error_pct(ensemble_probabilities([study.models[s][model].logits for s in group]),
-                                study.models[group[0]][model].labels)
+    return {group[0]: _ensemble_error([study.models[s][model] for s in group], labelled_classes_only)
             for group in groups}
 
 
-def paired_ensemble_errors(study: Study, members: list[str]) -> dict[int, float]:
+def paired_ensemble_errors(study: Study, members: list[str], labelled_classes_only: bool = False) -> dict[int, float]:
     """Error (%) per seed of the mean softmax of `members` of that seed (the control and its independent
     label-trained siblings), so that ens-k(seed) pairs with BANE-k(seed)."""
-    return {s: error_pct(ensemble_probabilities([study.models[s][m].logits for m in members]),
-                         study.models[s][members[0]].labels)
+    return {s: ensemble_error(study, s, members, labelled_classes_only)
             for s in study.seeds if all(m in study.models[s] for m in members)}
 
 
-def seed_errors(study: Study) -> dict[str, dict[int, float]]:
+def seed_errors(study: Study, labelled_classes_only: bool = False) -> dict[str, dict[int, float]]:
     """Test error (%) per row and seed: every model, BANE-k (BAN-1..k of the seed), Ens-k (the control with its
     independent siblings indep-2..k of the same seed where the preset trains them, else k control models of
-    consecutive seeds), and where the preset sets ensemble_of = k, ens{k}-<model> for its students and the control."""
+    consecutive seeds), and where the preset sets ensemble_of = k, ens{k}-<model> for its students and the control.
+
+    labelled_classes_only: each prediction is the top class among those the test labels name (see
+    among_labelled_classes), computed from the stored fp16 logits; otherwise a model's error is its fp32 predictions'.
+    """
     table: dict[str, dict[int, float]] = {}
     for name in study.model_names():
-        table[name] = {s: study.models[s][name].error_pct for s in study.seeds if name in study.models[s]}
+        table[name] = {s: (error_pct(among_labelled_classes(m.logits, m.labels), m.labels) if labelled_classes_only
+                           else m.error_pct)
+                       for s in study.seeds if (m := study.models[s].get(name)) is not None}
     for k in range(2, generations(study) + 1):
         members = [f"ban-{j}" for j in range(1, k + 1)]
-        table[f"bane-{k}"] = {s: error_pct(ensemble_probabilities([study.models[s][m].logits for m in members]),
-                                           study.models[s]["ban-1"].labels)
+        table[f"bane-{k}"] = {s: ensemble_error(study, s, members, labelled_classes_only)
                               for s in study.seeds if all(m in study.models[s] for m in members)}
     control = study.control_model
     independent = _preset_setting(study, "independent_models") or 0
     for k in range(2, max(generations(study), 1) + 1):
-        table[f"ens-{k}"] = (paired_ensemble_errors(study, [control] + [f"indep-{j}" for j in range(2, k + 1)])
-                             if k <= independent + 1 else seed_ensemble_errors(study, control, k))
+        table[f"ens-{k}"] = (paired_ensemble_errors(study, [control] + [f"indep-{j}" for j in range(2, k + 1)],
+                                                    labelled_classes_only)
+                             if k <= independent + 1 else seed_ensemble_errors(study, control, k, labelled_classes_only))
     k = _preset_setting(study, "ensemble_of")
     if k is not None:
         for model in [*(_preset_setting(study, "students") or ()), control]:
-            table[f"ens{k}-{model}"] = seed_ensemble_errors(study, model, k)
+            table[f"ens{k}-{model}"] = seed_ensemble_errors(study, model, k, labelled_classes_only)
     return {name: errors for name, errors in table.items() if errors}
 
 
-def summarize(study: Study, baseline: str | None = None, confidence: float = 0.95) -> list[Row]:
+def summarize(study: Study, baseline: str | None = None, confidence: float = 0.95,
+              labelled_classes_only: bool = False) -> list[Row]:
     """One Row per table line, with the paired difference (row − baseline of the same seed, by default the study's
-    control model) where both exist."""
+    control model) where both exist; labelled_classes_only as in seed_errors."""
     baseline = baseline or study.control_model
-    table = seed_errors(study)
+    table = seed_errors(study, labelled_classes_only)
     if baseline not in table:
         raise InvalidInput(f"baseline {baseline!r} is not in the study; rows: {', '.join(table)}")
     rows = []
@@ -135,10 +164,14 @@ def _pm(mean: float, ci: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f}" if math.isnan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
 
 
-def format_table(rows: list[Row], baseline: str, paper: dict[str, float] | None = None) -> str:
+LABELLED_CLASSES_ERROR = "test error % among the test set's classes"
+
+
+def format_table(rows: list[Row], baseline: str, paper: dict[str, float] | None = None,
+                 error_title: str = "test error %") -> str:
     """A Markdown table: row, seeds, test error % (mean ± 95% CI), difference to the baseline, the paper's figure."""
     paper = paper or {}
-    lines = [f"| model | seeds | test error % | Δ vs {baseline} (paired) | paper |", "|---|---|---|---|---|"]
+    lines = [f"| model | seeds | {error_title} | Δ vs {baseline} (paired) | paper |", "|---|---|---|---|---|"]
     for row in rows:
         quoted = f"{paper[row.name]:.2f}" if row.name in paper else ""
         difference = _pm(row.diff_mean, row.diff_ci)
@@ -146,14 +179,21 @@ def format_table(rows: list[Row], baseline: str, paper: dict[str, float] | None 
     return "\n".join(lines)
 
 
-def study_table(study: Study, baseline: str | None = None) -> str:
+def study_table(study: Study, baseline: str | None = None, labelled_classes_only: bool = False) -> str:
     """Markdown: the study's table against `baseline` (default: its control model), with the paper's column and its
-    source beside a full-profile run of a preset that quotes the paper; a smoke run never stands beside the paper."""
+    source beside a full-profile run of a preset that quotes the paper; a smoke run never stands beside the paper.
+    labelled_classes_only: errors among the test set's classes (see seed_errors), never beside the paper's."""
     baseline = baseline or study.control_model
     record = study.first_record()
     preset = PRESETS.get(study.name)
-    paper = preset.paper if preset is not None and record["profile"] == "full" else {}
-    table = format_table(summarize(study, baseline), baseline, paper)
+    quoted = preset is not None and record["profile"] == "full" and not labelled_classes_only
+    paper = preset.paper if quoted else {}
+    title = LABELLED_CLASSES_ERROR if labelled_classes_only else "test error %"
+    table = format_table(summarize(study, baseline, labelled_classes_only=labelled_classes_only), baseline, paper,
+                         title)
+    if labelled_classes_only:
+        return (f"{table}\n\nEach prediction is the model's top class among the {len(study_labels(study).unique())} "
+                "classes of the test labels; no paper figure is set beside this measure.")
     if paper:
         return f"{table}\n\nPaper column: {preset.paper_source}."
     if record["profile"] != "full":

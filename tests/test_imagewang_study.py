@@ -102,9 +102,10 @@ def test_ban_unsup_trains_on_cycled_unsup_batches_and_records_them(tiny_imagewan
         assert record["data"]["image_size"] == 16 and record["preset"]["ensemble_of"] == 4
 
 
-def _fake_study(folder, seeds, ensemble_of, rng, missing=()):
-    """A study folder of hand-made fp16-exact logits: 30 test examples, 20 classes, one file set per (seed, model)."""
-    labels = torch.from_numpy(rng.integers(0, 20, 30))
+def _fake_study(folder, seeds, ensemble_of, rng, missing=(), labelled_classes=range(20)):
+    """A study folder of hand-made fp16-exact logits: 30 test examples, 20 outputs, one file set per (seed, model);
+    the test labels are drawn from labelled_classes."""
+    labels = torch.from_numpy(rng.choice(list(labelled_classes), 30))
     names = [s.name for s in study_plan(get_preset(NAME))]
     logits = {}
     for seed in seeds:
@@ -139,6 +140,28 @@ def test_ensembles_of_four_average_the_right_models(tmp_path):
     assert table["ens4-dkpp"] == pytest.approx({0: all_four})  # seed 4 has no dkpp: the same group
     assert len(set(table["ens4-cwtm"].values()) | {table["cwtm"][0]}) > 1  # not a copy of one model's error
     assert "| ens4-label | 1 |" in study_table(load_study(tmp_path))
+
+
+def _numpy_error_among(members: list[np.ndarray], labels: np.ndarray, classes: list[int]) -> float:
+    probabilities = [np.exp(z - z.max(1, keepdims=True)) for z in members]
+    mean = np.mean([p / p.sum(1, keepdims=True) for p in probabilities], axis=0)
+    return 100.0 * float(np.mean(np.asarray(classes)[mean[:, classes].argmax(1)] != labels))
+
+
+def test_errors_among_the_test_sets_classes_ignore_the_other_outputs(tmp_path):
+    dogs = list(range(10, 20))  # as in ImageWang: val/ holds half of the training classes
+    logits, labels = _fake_study(tmp_path, [0, 1, 2, 3], 4, np.random.default_rng(2), labelled_classes=dogs)
+    assert set(labels) <= set(dogs)
+    study = load_study(tmp_path)
+    among, anywhere = seed_errors(study, labelled_classes_only=True), seed_errors(study)
+    for seed in range(4):
+        assert among["cwtm"][seed] == pytest.approx(_numpy_error_among([logits[seed, "cwtm"]], labels, dogs))
+    assert among["ens4-label"][0] == pytest.approx(_numpy_error_among([logits[s, "label"] for s in range(4)],
+                                                                     labels, dogs))
+    assert all(among[row][s] <= anywhere[row][s] for row in anywhere for s in anywhere[row])
+    assert any(among[row][s] < anywhere[row][s] for row in anywhere for s in anywhere[row])
+    table = study_table(study, labelled_classes_only=True)
+    assert "among the test set's classes" in table and "the 10 classes of the test labels" in table
 
 
 @pytest.mark.parametrize("seeds, ensemble_of", [([0, 1, 2], 4), ([0, 1, 2, 3], None)])
