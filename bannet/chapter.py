@@ -186,6 +186,32 @@ def overview(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> str:
             + report.study_table(study))
 
 
+HEADLINE_WORDS = {"better": "the student is better", "worse": "the student is worse",
+                  "no difference": "cannot tell (the interval covers 0)", "one seed": "one seed: no interval"}
+
+
+def headlines(results_dir: str | Path = RESULTS_DIR) -> str:
+    """Markdown: for every recorded study, its first born-again student (`ban-1`) against the label-trained model of
+    its architecture, paired by seed, beside the paper's single-run difference (at the paper's scale) where the preset
+    quotes one and the study is a full run."""
+    lines = ["| study | paired seeds | control | `ban-1` − control, points | verdict | the paper, at its scale |",
+             "|---|---|---|---|---|---|"]
+    for name, preset in PRESETS.items():
+        study = find_study(name, results_dir)
+        rows = {row.name: row for row in report.summarize(study)} if study is not None else {}
+        row = rows.get("ban-1")
+        if row is None or row.diff_n == 0:
+            continue
+        paper = preset.paper if study.first_record()["profile"] == "full" else {}
+        quoted = f"{paper['ban-1'] - paper['teacher']:+.2f} (one run)" if {"ban-1", "teacher"} <= set(paper) else ""
+        interval = "" if row.diff_n < 2 else f" ± {row.diff_ci:.2f}"
+        lines.append(f"| `{name}` | {row.diff_n} | `{study.control_model}` | {row.diff_mean:+.2f}{interval} | "
+                     f"{HEADLINE_WORDS[report.verdict(row)]} | {quoted} |")
+    if len(lines) == 2:
+        return "No recorded study has a born-again student and its control on the same seed yet."
+    return "\n".join(lines)
+
+
 def render(study: Study | None, baseline: str | None = None) -> None:
     """Show a study in a notebook: what it is, the table beside the paper, plain statements, provenance, figures;
     paired differences against `baseline` (default: the study's control model)."""

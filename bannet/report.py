@@ -27,7 +27,7 @@ def ensemble_probabilities(logits: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack([z.float().softmax(1) for z in logits]).mean(0)
 
 
-def error_pct(scores: torch.Tensor, labels: torch.Tensor) -> float:
+def top1_error_pct(scores: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 test error in percent of logits or probabilities against labels."""
     if scores.shape[0] != labels.shape[0]:
         raise ValueError(f"{scores.shape[0]} predictions for {labels.shape[0]} labels")
@@ -83,7 +83,9 @@ def _ensemble_error(members: list[records.SeedModel], labelled_classes_only: boo
     """Error (%) of the members' mean softmax, optionally among the test set's classes only."""
     labels = members[0].labels
     probabilities = ensemble_probabilities([m.logits for m in members])
-    return error_pct(among_labelled_classes(probabilities, labels) if labelled_classes_only else probabilities, labels)
+    if labelled_classes_only:
+        probabilities = among_labelled_classes(probabilities, labels)
+    return top1_error_pct(probabilities, labels)
 
 
 def ensemble_error(study: Study, seed: int, members: list[str], labelled_classes_only: bool = False) -> float:
@@ -121,7 +123,7 @@ def seed_errors(study: Study, labelled_classes_only: bool = False) -> dict[str, 
     """
     table: dict[str, dict[int, float]] = {}
     for name in study.model_names():
-        table[name] = {s: (error_pct(among_labelled_classes(m.logits, m.labels), m.labels) if labelled_classes_only
+        table[name] = {s: (top1_error_pct(among_labelled_classes(m.logits, m.labels), m.labels) if labelled_classes_only
                            else m.error_pct)
                        for s in study.seeds if (m := study.models[s].get(name)) is not None}
     for k in range(2, generations(study) + 1):
@@ -131,9 +133,9 @@ def seed_errors(study: Study, labelled_classes_only: bool = False) -> dict[str, 
     control = study.control_model
     independent = _preset_setting(study, "independent_models") or 0
     for k in range(2, max(generations(study), 1) + 1):
-        table[f"ens-{k}"] = (paired_ensemble_errors(study, [control] + [f"indep-{j}" for j in range(2, k + 1)],
-                                                    labelled_classes_only)
-                             if k <= independent + 1 else seed_ensemble_errors(study, control, k, labelled_classes_only))
+        siblings = [control] + [f"indep-{j}" for j in range(2, k + 1)]
+        table[f"ens-{k}"] = (paired_ensemble_errors(study, siblings, labelled_classes_only) if k <= independent + 1
+                             else seed_ensemble_errors(study, control, k, labelled_classes_only))
     k = _preset_setting(study, "ensemble_of")
     if k is not None:
         for model in [*(_preset_setting(study, "students") or ()), control]:

@@ -110,6 +110,17 @@ def test_overview_shows_a_recorded_study_or_one_line(tiny_study, tmp_path):
     assert "Provenance: 8 trained models" in shown and "| ban-1 | 2 |" in shown and "Δ vs teacher" in shown
 
 
+def test_headlines_pair_each_studys_first_student_with_its_control(tiny_study, tmp_path):
+    assert chapter.headlines(tmp_path).startswith("No recorded study has a born-again student")
+    (tmp_path / "cifar10-wrn-28-1").symlink_to(tiny_study.path)
+    row = next(r for r in summarize(tiny_study) if r.name == "ban-1")
+    line = chapter.headlines(tmp_path).splitlines()[2]
+    assert line.startswith(f"| `cifar10-wrn-28-1` | 2 | `teacher` | {row.diff_mean:+.2f} ± {row.diff_ci:.2f} |")
+    assert line.endswith(f"| {chapter.HEADLINE_WORDS[report.verdict(row)]} |  |")  # a smoke run: no paper beside it
+    recorded = chapter.headlines(Path(__file__).resolve().parent.parent / "results")
+    assert "| `cifar100-wrn-16-2-9ep` | 5 | `teacher` |" in recorded and recorded.count("-1.30 (one run)") == 1
+
+
 def test_the_paper_column_stands_beside_full_runs_only(tiny_study):
     recorded = load_study(Path(__file__).resolve().parent.parent / "results" / "cifar100-wrn-16-2-9ep")
     table = report.study_table(recorded)
