@@ -113,10 +113,16 @@ def paired_ensemble_errors(study: Study, members: list[str], labelled_classes_on
             for s in study.seeds if all(m in study.models[s] for m in members)}
 
 
+def _students(study: Study) -> list[str]:
+    """The models that learn from a teacher's outputs (BAN generations, the other losses, ban-unsup), in plan order."""
+    records_by_name = {name: m.record for models in study.models.values() for name, m in models.items()}
+    return [name for name in study.model_names() if records_by_name[name]["model"]["teacher"] is not None]
+
+
 def seed_errors(study: Study, labelled_classes_only: bool = False) -> dict[str, dict[int, float]]:
     """Test error (%) per row and seed: every model, BANE-k (BAN-1..k of the seed), Ens-k (the control with its
     independent siblings indep-2..k of the same seed where the preset trains them, else k control models of
-    consecutive seeds), and where the preset sets ensemble_of = k, ens{k}-<model> for its students and the control.
+    consecutive seeds), and where the preset sets ensemble_of = k, ens{k}-<model> for every student and the control.
 
     labelled_classes_only: each prediction is the top class among those the test labels name (see
     among_labelled_classes), computed from the stored fp16 logits; otherwise a model's error is its fp32 predictions'.
@@ -138,7 +144,7 @@ def seed_errors(study: Study, labelled_classes_only: bool = False) -> dict[str, 
                              else seed_ensemble_errors(study, control, k, labelled_classes_only))
     k = _preset_setting(study, "ensemble_of")
     if k is not None:
-        for model in [*(_preset_setting(study, "students") or ()), control]:
+        for model in [*_students(study), control]:
             table[f"ens{k}-{model}"] = seed_ensemble_errors(study, model, k, labelled_classes_only)
     return {name: errors for name, errors in table.items() if errors}
 
@@ -354,8 +360,8 @@ def plain_statement(rows: list[Row], baseline: str) -> str:
             continue
         outcome = verdict(row)
         if outcome == "one seed":
-            lines.append(f"- **{row.name}**: {row.diff_mean:+.2f} points against {other} from a single seed; "
-                         f"no confidence interval, so no conclusion.")
+            lines.append(f"- **{row.name}**: {row.diff_mean:+.2f} points against {other} from a single pair (one seed, "
+                         "or one group of seeds); no confidence interval, so no conclusion.")
             continue
         interval = (f"paired difference {_signed(row.diff_mean)} points, 95% CI {_signed(row.diff_mean - row.diff_ci)} "
                     f"to {_signed(row.diff_mean + row.diff_ci)}, {row.diff_n} paired seeds")

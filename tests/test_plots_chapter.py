@@ -54,7 +54,7 @@ def test_plain_statement_says_which_students_beat_the_teacher():
     assert lines[0].startswith("- **ban-1** beats the teacher") and "95% CI -0.80 to -0.20" in lines[0]
     assert lines[1].startswith("- **cwtm** is worse than the teacher") and "+0.40 to +0.80" in lines[1]
     assert lines[2].startswith("- **dkpp** shows no significant difference at 95%") and "includes 0" in lines[2]
-    assert "single seed" in lines[3] and "no conclusion" in lines[3]
+    assert "single pair" in lines[3] and "no conclusion" in lines[3]
 
 
 def test_plain_statement_names_the_label_baseline():
@@ -220,7 +220,8 @@ def test_generations_bane_against_ens_confidence_and_compute(tiny_study):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["teacher", "ban-1", "ban-2"]
     assert len(ax.lines) >= len(SEEDS)  # one grey line per seed (error bars add their own)
     said = report.paired_statement(tiny_study, "bane-2", "ens-2")
-    assert said.startswith("- **bane-2**") and "single seed" in said  # ens-2: one disjoint group of 2 seeds
+    # ens-2 is one disjoint group of two seeds
+    assert said.startswith("- **bane-2**") and "single pair (one seed, or one group of seeds)" in said
     assert "no seed has both yet" in report.paired_statement(tiny_study, "ban-2", "no-such-row")
     table = report.teacher_confidence(tiny_study).splitlines()[2:]
     assert len(table) == len(SEEDS)
