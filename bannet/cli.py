@@ -138,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     seeds = f"{len(study.seeds)} seed{'s' if len(study.seeds) != 1 else ''}"
     print(f"{study.first_record()['study']}: {seeds} ({', '.join(map(str, study.seeds))}); "
           "test error %, mean ± 95% CI")
-    print(study_table(study, args.baseline))
+    print(study_table(study, args.baseline, labelled_classes_only=args.labelled_classes_only))
     return 0
 
 
@@ -199,6 +199,9 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--baseline", help="row the paired differences are taken against (default: the label-trained "
                                            "model of the students' architecture: teacher, or label across "
                                            "architectures)")
+    report.add_argument("--labelled-classes-only", action="store_true",
+                        help="take each prediction among the classes the test labels name (ImageWang: its 10 dog "
+                             "breeds of 20 outputs)")
     report.set_defaults(func=cmd_report)
     status = sub.add_parser("status", help="which studies are recorded in results/, and how much of each")
     status.add_argument("--write", metavar="PAGE", help="write the table into PAGE between its status markers")

@@ -10,6 +10,7 @@ from torch import nn
 
 from bannet import records
 from bannet.born_again import run_study
+from bannet.cli import main
 from bannet.data import EndlessBatches, StudyData, imagewang_files, load_split, load_study_data
 from bannet.losses import ban_loss, build_loss
 from bannet.models import build
@@ -150,7 +151,7 @@ def _numpy_error_among(members: list[np.ndarray], labels: np.ndarray, classes: l
     return 100.0 * float(np.mean(np.asarray(classes)[mean[:, classes].argmax(1)] != labels))
 
 
-def test_errors_among_the_test_sets_classes_ignore_the_other_outputs(tmp_path):
+def test_errors_among_the_test_sets_classes_ignore_the_other_outputs(tmp_path, capsys):
     dogs = list(range(10, 20))  # as in ImageWang: val/ holds half of the training classes
     logits, labels = _fake_study(tmp_path, [0, 1, 2, 3], 4, np.random.default_rng(2), labelled_classes=dogs)
     assert set(labels) <= set(dogs)
@@ -164,6 +165,8 @@ def test_errors_among_the_test_sets_classes_ignore_the_other_outputs(tmp_path):
     assert any(among[row][s] < anywhere[row][s] for row in anywhere for s in anywhere[row])
     table = study_table(study, labelled_classes_only=True)
     assert "among the test set's classes" in table and "the 10 classes of the test labels" in table
+    assert main(["report", str(tmp_path), "--labelled-classes-only"]) == 0
+    assert table in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("seeds, ensemble_of", [([0, 1, 2], 4), ([0, 1, 2, 3], None)])
