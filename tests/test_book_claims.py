@@ -64,3 +64,16 @@ def test_chapter_03_longer_training_does_not_change_the_sign(mnist):
     assert all(verdict(long_rows[f"ban-{k}"]) != "better" for k in (1, 2, 3))
     assert verdict(long_rows["ban-3"]) == "worse"
     assert _verdicts(long, "teacher-2x")["ban-1"] == "worse"
+
+
+@pytest.fixture(scope="module")
+def cifar100():
+    return load_study(RESULTS / "cifar100-wrn-16-2-9ep")
+
+
+def test_chapter_05_a_short_teacher_has_not_fit_its_training_images_and_is_barely_surer_of_them(cifar100):
+    for seed in cifar100.seeds:
+        teacher = cifar100.models[seed]["teacher"]
+        on_test = teacher.logits.double().softmax(1).amax(1).mean().item()
+        on_train = teacher.record["train_confidence"]["mean_max_prob"]
+        assert on_train < 0.75 and 0 < on_train - on_test < 0.05, seed
