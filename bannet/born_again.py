@@ -24,7 +24,8 @@ from bannet.train import EpochMetrics, TrainConfig, TrainResult, evaluate, prepa
 # Preset fields that only add models or describe the study: a resumed study may change them. The profile is
 # compared on its own (the record's top-level "profile").
 _STUDY_SHAPE_FIELDS = {"description", "generations", "students", "ensemble_of", "paper", "paper_source",
-                       "independent_models", "equal_compute", "label_smoothing", "temperatures", "seeds", "profile"}
+                       "independent_models", "equal_compute", "label_smoothing", "temperatures", "seeds",
+                       "budget_hours", "profile"}
 
 
 def derived_seed(seed: int, model: str) -> int:

@@ -29,7 +29,8 @@ class Preset:
     BAN-1); label_smoothing adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top
     probability on the training set; temperatures adds `ban-1-t<T>` for each T, a BAN student of the teacher
     whose teacher and student distributions are softmax(·/T) (the paper uses T = 1), trained at the preset's
-    learning rate / T (see study_plan). seeds: the seeds a full run records.
+    learning rate / T (see study_plan). seeds: the seeds a full run records. budget_hours: the compute the study was
+    planned within, as the sum of its records' training wall times in hours (None: none set).
     profile: the profile that shrank the preset ("full": as written).
     """
 
@@ -56,6 +57,7 @@ class Preset:
     paper: dict[str, float] = field(default_factory=dict)
     paper_source: str = ""
     seeds: tuple[int, ...] = (0, 1, 2)
+    budget_hours: float | None = None
     profile: str = "full"
 
     @property
@@ -97,7 +99,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            description="CIFAR-10 at laptop scale: WRN-28-1, 11 epochs (the paper: 200); teacher and BAN-1 on eight "
                        "seeds, two generations and the controls: an independent ensemble of two paired by seed and a "
                        "teacher with twice the epochs",
-           generations=2, students=(), independent_models=1, equal_compute=True,
+           generations=2, students=(), independent_models=1, equal_compute=True, budget_hours=6,
            paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1 + "; at 200 epochs, quoted beside ours"),
     Preset("cifar10-wrn-28-2", "cifar10", "wrn-28-2", "wrn-28-2", epochs=200,
            description="CIFAR-10, WRN-28-2 (paper Table 1)",
@@ -112,7 +114,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            description="CIFAR-100 at laptop scale: WRN-16-2, 9 epochs (the paper: DenseNet-BC-112-33, 300 epochs); "
                        "three generations, BAN+L, CWTM, DKPP and the controls: independent ensembles paired by seed, "
                        "a teacher with twice the epochs, label smoothing",
-           independent_models=2, equal_compute=True, label_smoothing=True,
+           independent_models=2, equal_compute=True, label_smoothing=True, budget_hours=8,
            paper=_TABLE2_PAPER, paper_source=_TABLE2 + "; not our architecture or schedule: the paper's scale, quoted "
                                                       "beside ours"),
     Preset("cifar100-densenet-112-33-to-wrn-28-2", "cifar100", "densenet-112-33", "wrn-28-2", epochs=200,
@@ -130,7 +132,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                        "DenseNet-121 teacher, ResNet-18 from labels, BAN, CWTM and DKPP students, a BAN student that "
                        "also learns from the unlabelled images, ensembles of four seeds",
            generations=1, students=("cwtm", "dkpp"), batch_size=64, unlabelled=True, ensemble_of=4,
-           max_image_size=64, seeds=(0, 1, 2, 3)),
+           max_image_size=64, seeds=(0, 1, 2, 3), budget_hours=8),
 ]}
 
 

@@ -430,7 +430,20 @@ def compute_spent(study: Study) -> str:
     measured = [c for c in cpu if c is not None]
     cpu_words = (f"; {sum(measured) / 3600:.2f} hours of process CPU time over all threads for the {len(measured)} "
                  "models that recorded it (wall time also counts other work on the machine)" if measured else "")
-    return f"{len(recs)} trained models, {total:.2f} hours of training wall time in all ({parts}){cpu_words}."
+    return f"{len(recs)} trained models, {total:.2f} hours of training wall time in all ({parts}){cpu_words}." + (
+        _against_budget(study, total))
+
+
+def _against_budget(study: Study, hours: float) -> str:
+    """' Budget: …' for a full run of a preset that sets budget_hours, else ''."""
+    preset = PRESETS.get(study.name)
+    if preset is None or preset.budget_hours is None or study.first_record()["profile"] != "full":
+        return ""
+    budget = preset.budget_hours
+    spent = (f"{hours:.2f} h, {hours / budget:.0%} of it" if hours <= budget else
+             f"{hours:.2f} h, {hours - budget:.2f} h over it (the process CPU time shows how much of the wall time "
+             "went to other work on the machine)")
+    return f" Budget: {budget:g} CPU-hours for the whole study, counted as training wall time; spent: {spent}."
 
 
 def holm_statement(rows: list[Row], baseline: str, alpha: float = 0.05) -> str:

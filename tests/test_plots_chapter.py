@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from bannet import chapter, plots, report
 from bannet.born_again import run_study
-from bannet.presets import get_preset, study_plan
+from bannet.presets import PRESETS, get_preset, study_plan
 from bannet.records import load_study
 from bannet.report import Row, summarize
 from helpers import paper_design, tiny_mnist_like
@@ -233,6 +233,18 @@ def test_generations_bane_against_ens_confidence_and_compute(tiny_study):
     hours = sum(m.record["provenance"]["wall_time_s"] for s in tiny_study.models.values() for m in s.values()) / 3600
     assert spent.startswith(f"{2 * len(study_plan(TINY))} trained models, {hours:.2f} hours")
     assert f"process CPU time over all threads for the {2 * len(study_plan(TINY))} models" in spent
+    assert "Budget" not in spent  # a smoke run is not the study its preset budgets
+
+
+def test_the_cost_line_sets_a_full_study_against_its_presets_budget(monkeypatch):
+    recorded = load_study(Path(__file__).resolve().parent.parent / "results" / "cifar100-wrn-16-2-9ep")
+    hours = sum(m.record["provenance"]["wall_time_s"] for s in recorded.models.values() for m in s.values()) / 3600
+    preset = PRESETS["cifar100-wrn-16-2-9ep"]
+    within = report.compute_spent(recorded)
+    assert within.endswith(f"Budget: {preset.budget_hours:g} CPU-hours for the whole study, counted as training wall "
+                           f"time; spent: {hours:.2f} h, {hours / preset.budget_hours:.0%} of it.")
+    monkeypatch.setitem(PRESETS, "cifar100-wrn-16-2-9ep", replace(preset, budget_hours=1))
+    assert f"spent: {hours:.2f} h, {hours - 1:.2f} h over it" in report.compute_spent(recorded)
 
 
 def test_holm_keeps_only_what_survives_the_whole_family():
