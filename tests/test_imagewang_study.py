@@ -23,18 +23,24 @@ from test_distributed import _spawn as spawn
 
 CPU = torch.device("cpu")
 NAME = "imagewang-densenet121-resnet18"
+LAPTOP = "imagewang-densenet121-resnet18-64px-9ep"
 TINY = replace(get_preset(NAME, "smoke"), teacher_arch="preresnet-14", student_arch="preresnet-8", max_image_size=16,
                batch_size=8, train_subset=None, test_subset=None, unlabelled_subset=10)
 
 
-def test_plan_has_the_issue_rows():
-    plan = study_plan(get_preset(NAME))
+@pytest.mark.parametrize("name", [NAME, LAPTOP])
+def test_plan_has_the_issue_rows(name):
+    plan = study_plan(get_preset(name))
     assert [(s.name, s.arch, s.loss, s.teacher, s.unlabelled) for s in plan] == [
         ("teacher", "densenet121", "ce", None, False), ("label", "resnet18", "ce", None, False),
         ("ban-1", "resnet18", "ban", "teacher", False), ("cwtm", "resnet18", "cwtm", "teacher", False),
         ("dkpp", "resnet18", "dkpp", "teacher", False), ("ban-unsup", "resnet18", "ban", "teacher", True)]
-    assert get_preset(NAME).ensemble_of == 4
-    assert all(not s.unlabelled for p in PRESETS.values() if p.name != NAME for s in study_plan(p))
+    assert get_preset(name).ensemble_of == 4 and len(get_preset(name).seeds) == 4
+
+
+def test_only_imagewang_has_unlabelled_images_and_its_laptop_study_trains_at_64_pixels():
+    assert all(not s.unlabelled for p in PRESETS.values() if p.dataset != "imagewang" for s in study_plan(p))
+    assert get_preset(LAPTOP).max_image_size == 64
 
 
 def test_smoke_profile_caps_image_size_and_unsup_only_where_it_shrinks():
