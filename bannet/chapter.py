@@ -202,7 +202,7 @@ def headlines(results_dir: str | Path = RESULTS_DIR) -> str:
         row = rows.get("ban-1")
         if row is None or row.diff_n == 0:
             continue
-        paper = preset.paper if study.first_record()["profile"] == "full" else {}
+        paper = preset.paper if report.full_run_preset(study) is not None else {}
         quoted = f"{paper['ban-1'] - paper['teacher']:+.2f} (one run)" if {"ban-1", "teacher"} <= set(paper) else ""
         interval = "" if row.diff_n < 2 else f" ± {row.diff_ci:.2f}"
         lines.append(f"| `{name}` | {row.diff_n} | `{study.control_model}` | {row.diff_mean:+.2f}{interval} | "

@@ -10,7 +10,7 @@ import torch
 
 from bannet import records
 from bannet.errors import InvalidInput
-from bannet.presets import PRESETS, get_preset
+from bannet.presets import PRESETS, Preset, get_preset
 from bannet.records import Record, Study
 from bannet.stats import holm_rejections, mean_ci, t_test_p_value
 
@@ -32,6 +32,12 @@ def top1_error_pct(scores: torch.Tensor, labels: torch.Tensor) -> float:
     if scores.shape[0] != labels.shape[0]:
         raise ValueError(f"{scores.shape[0]} predictions for {labels.shape[0]} labels")
     return records.error_pct(scores.argmax(1), labels)
+
+
+def full_run_preset(study: Study) -> Preset | None:
+    """The preset a study is a full-profile run of (what its paper figures and budget belong to); None for a smoke
+    run or a study of no known preset."""
+    return PRESETS.get(study.name) if study.first_record()["profile"] == "full" else None
 
 
 def study_labels(study: Study) -> torch.Tensor:
@@ -88,11 +94,6 @@ def _ensemble_error(members: list[records.SeedModel], labelled_classes_only: boo
     return top1_error_pct(probabilities, labels)
 
 
-def ensemble_error(study: Study, seed: int, members: list[str], labelled_classes_only: bool = False) -> float:
-    """Error (%) of the mean softmax of the named models of one seed."""
-    return _ensemble_error([study.models[seed][m] for m in members], labelled_classes_only)
-
-
 def seed_ensemble_errors(study: Study, model: str, k: int, labelled_classes_only: bool = False) -> dict[int, float]:
     """Error (%) of the mean softmax of `model` over disjoint groups of k consecutive seeds, keyed by their first seed.
 
@@ -107,9 +108,9 @@ def seed_ensemble_errors(study: Study, model: str, k: int, labelled_classes_only
 
 
 def paired_ensemble_errors(study: Study, members: list[str], labelled_classes_only: bool = False) -> dict[int, float]:
-    """Error (%) per seed of the mean softmax of `members` of that seed (the control and its independent
-    label-trained siblings), so that ens-k(seed) pairs with BANE-k(seed)."""
-    return {s: ensemble_error(study, s, members, labelled_classes_only)
+    """Error (%) per seed of the mean softmax of `members` of that seed: BANE-k (BAN-1..k), or ens-k (the control and
+    its independent label-trained siblings), so that ens-k(seed) pairs with BANE-k(seed)."""
+    return {s: _ensemble_error([study.models[s][m] for m in members], labelled_classes_only)
             for s in study.seeds if all(m in study.models[s] for m in members)}
 
 
@@ -133,9 +134,7 @@ def seed_errors(study: Study, labelled_classes_only: bool = False) -> dict[str, 
                            else m.error_pct)
                        for s in study.seeds if (m := study.models[s].get(name)) is not None}
     for k in range(2, generations(study) + 1):
-        members = [f"ban-{j}" for j in range(1, k + 1)]
-        table[f"bane-{k}"] = {s: ensemble_error(study, s, members, labelled_classes_only)
-                              for s in study.seeds if all(m in study.models[s] for m in members)}
+        table[f"bane-{k}"] = paired_ensemble_errors(study, [f"ban-{j}" for j in range(1, k + 1)], labelled_classes_only)
     control = study.control_model
     independent = _preset_setting(study, "independent_models") or 0
     for k in range(2, max(generations(study), 1) + 1):
@@ -172,9 +171,6 @@ def _pm(mean: float, ci: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f}" if math.isnan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
 
 
-LABELLED_CLASSES_ERROR = "test error % among the test set's classes"
-
-
 def format_table(rows: list[Row], baseline: str, paper: dict[str, float] | None = None,
                  error_title: str = "test error %") -> str:
     """A Markdown table: row, seeds, test error % (mean ± 95% CI), difference to the baseline, the paper's figure."""
@@ -192,11 +188,9 @@ def study_table(study: Study, baseline: str | None = None, labelled_classes_only
     source beside a full-profile run of a preset that quotes the paper; a smoke run never stands beside the paper.
     labelled_classes_only: errors among the test set's classes (see seed_errors), never beside the paper's."""
     baseline = baseline or study.control_model
-    record = study.first_record()
-    preset = PRESETS.get(study.name)
-    quoted = preset is not None and record["profile"] == "full" and not labelled_classes_only
-    paper = preset.paper if quoted else {}
-    title = LABELLED_CLASSES_ERROR if labelled_classes_only else "test error %"
+    preset = full_run_preset(study)
+    paper = preset.paper if preset is not None and not labelled_classes_only else {}
+    title = "test error % among the test set's classes" if labelled_classes_only else "test error %"
     table = format_table(summarize(study, baseline, labelled_classes_only=labelled_classes_only), baseline, paper,
                          title)
     if labelled_classes_only:
@@ -204,8 +198,9 @@ def study_table(study: Study, baseline: str | None = None, labelled_classes_only
                 "classes of the test labels; no paper figure is set beside this measure.")
     if paper:
         return f"{table}\n\nPaper column: {preset.paper_source}."
-    if record["profile"] != "full":
-        return f"{table}\n\nA {record['profile']} run: the paper's figures are not set beside it."
+    profile = study.first_record()["profile"]
+    if profile != "full":
+        return f"{table}\n\nA {profile} run: the paper's figures are not set beside it."
     return f"{table}\n\nNo paper figures are quoted for this preset."
 
 
@@ -436,8 +431,8 @@ def compute_spent(study: Study) -> str:
 
 def _against_budget(study: Study, hours: float) -> str:
     """' Budget: …' for a full run of a preset that sets budget_hours, else ''."""
-    preset = PRESETS.get(study.name)
-    if preset is None or preset.budget_hours is None or study.first_record()["profile"] != "full":
+    preset = full_run_preset(study)
+    if preset is None or preset.budget_hours is None:
         return ""
     budget = preset.budget_hours
     spent = (f"{hours:.2f} h, {hours / budget:.0%} of it" if hours <= budget else
