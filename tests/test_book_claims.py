@@ -77,3 +77,37 @@ def test_chapter_05_a_short_teacher_has_not_fit_its_training_images_and_is_barel
         on_test = teacher.logits.double().softmax(1).amax(1).mean().item()
         on_train = teacher.record["train_confidence"]["mean_max_prob"]
         assert on_train < 0.75 and 0 < on_train - on_test < 0.05, seed
+
+
+def test_chapter_05_the_born_again_student_loses_to_its_teacher_and_each_generation_loses_more(cifar100):
+    errors = {row.name: row.mean for row in summarize(cifar100, "teacher")}
+    for seed in cifar100.seeds:
+        assert cifar100.models[seed]["ban-1"].error_pct > cifar100.models[seed]["teacher"].error_pct, seed
+    assert errors["teacher"] < errors["ban-1"] < errors["ban-2"] < errors["ban-3"]
+    against_teacher = _verdicts(cifar100, "teacher")
+    assert against_teacher["ban-1"] == against_teacher["ban-2"] == against_teacher["ban-3"] == "worse"
+
+
+def test_chapter_05_more_training_from_labels_beats_every_student(cifar100):
+    assert _verdicts(cifar100, "teacher")["teacher-2x"] == "better"
+    against_longer = _verdicts(cifar100, "teacher-2x")
+    for student in ("ban-1", "ban-2", "ban-3", "ban+l", "ls", "cwtm", "dkpp"):
+        assert against_longer[student] == "worse", student
+
+
+def test_chapter_05_with_the_labels_beside_the_teachers_output_the_student_beats_its_teacher(cifar100):
+    assert _verdicts(cifar100, "teacher")["ban+l"] == "better"
+    assert _verdicts(cifar100, "ban-1")["ban+l"] == "better"
+
+
+def test_chapter_05_where_the_teacher_puts_its_wrong_class_mass_matters(cifar100):
+    against_ban = _verdicts(cifar100, "ban-1")
+    assert against_ban["ls"] == against_ban["dkpp"] == "worse"
+    assert against_ban["cwtm"] == "no difference"
+
+
+def test_chapter_05_born_again_ensembles_lose_to_independent_ones(cifar100):
+    against_teacher = _verdicts(cifar100, "teacher")
+    for k in (2, 3):
+        assert against_teacher[f"ens-{k}"] == "better" and against_teacher[f"bane-{k}"] == "worse"
+        assert _verdicts(cifar100, f"ens-{k}")[f"bane-{k}"] == "worse"
