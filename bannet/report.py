@@ -396,6 +396,11 @@ def against_paper(rows: list[Row], paper: dict[str, float], baseline: str = "tea
     return "\n".join(lines) if lines else "No row of ours has a figure of the paper beside it."
 
 
+def mean_max_probability(logits: torch.Tensor) -> float:
+    """Mean over images of max_i softmax(z)_i (float64): how sure a model is of what it predicts."""
+    return logits.double().softmax(1).amax(1).mean().item()
+
+
 def teacher_confidence(study: Study, model: str = "teacher") -> str:
     """Markdown: the model's mean largest probability and mean non-top mass on its training images (from its record)
     and on the test images (from its stored logits), per seed: what its students learn from, and what it shows."""
@@ -406,9 +411,20 @@ def teacher_confidence(study: Study, model: str = "teacher") -> str:
         if entry is None:
             continue
         train = entry.record.get("train_confidence")
-        top = entry.logits.double().softmax(1).amax(1).mean().item()
+        top = mean_max_probability(entry.logits)
         shown = (f"{train['mean_max_prob']:.3f} | {train['mean_non_top_mass']:.3f}" if train else "not recorded | ")
         lines.append(f"| {seed} | {shown} | {top:.3f} | {entry.error_pct:.2f} |")
+    return "\n".join(lines)
+
+
+def confidence_on_test(study: Study, models: Sequence[str], confidence: float = 0.95) -> str:
+    """Markdown: each model's mean largest probability on the test images, mean ± CI over its seeds (models without a
+    record are left out)."""
+    lines = ["| model | seeds | test: mean max p |", "|---|---|---|"]
+    for name in models:
+        values = [mean_max_probability(study.models[s][name].logits) for s in study.seeds if name in study.models[s]]
+        if values:
+            lines.append(f"| {name} | {len(values)} | {_pm(*mean_ci(values, confidence), digits=3)} |")
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bannet.records import Study, load_study
-from bannet.report import fidelity, summarize, verdict
+from bannet.report import fidelity, mean_max_probability, summarize, verdict
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
@@ -111,3 +111,34 @@ def test_chapter_05_born_again_ensembles_lose_to_independent_ones(cifar100):
     for k in (2, 3):
         assert against_teacher[f"ens-{k}"] == "better" and against_teacher[f"bane-{k}"] == "worse"
         assert _verdicts(cifar100, f"ens-{k}")[f"bane-{k}"] == "worse"
+
+
+@pytest.fixture(scope="module")
+def cifar10():
+    return load_study(RESULTS / "cifar10-wrn-28-1-11ep")
+
+
+def test_chapter_04_the_born_again_student_loses_to_its_teacher_on_every_seed(cifar10):
+    headline = [seed for seed in cifar10.seeds if "ban-1" in cifar10.models[seed]]
+    assert len(headline) == 8
+    for seed in headline:
+        assert cifar10.models[seed]["ban-1"].error_pct > cifar10.models[seed]["teacher"].error_pct, seed
+    errors = {row.name: row.mean for row in summarize(cifar10, "teacher")}
+    assert errors["teacher"] < errors["ban-1"] < errors["ban-2"]
+    against_teacher = _verdicts(cifar10, "teacher")
+    assert against_teacher["ban-1"] == against_teacher["ban-2"] == "worse"
+
+
+def test_chapter_04_a_short_teacher_has_not_fit_its_training_images(cifar10):
+    for seed in cifar10.seeds:
+        teacher = cifar10.models[seed]["teacher"]
+        on_train = teacher.record["train_confidence"]["mean_max_prob"]
+        assert 0.75 < on_train < 0.9 and 0 < on_train - mean_max_probability(teacher.logits) < 0.02, seed
+
+
+def test_chapter_04_each_generation_is_less_sure_than_the_one_before(cifar10):
+    for seed in cifar10.seeds:
+        models = cifar10.models[seed]
+        generations = [name for name in ("teacher", "ban-1", "ban-2") if name in models]
+        sureness = [mean_max_probability(models[name].logits) for name in generations]
+        assert len(sureness) >= 2 and all(a > b for a, b in zip(sureness, sureness[1:])), seed

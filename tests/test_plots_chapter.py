@@ -229,6 +229,11 @@ def test_generations_bane_against_ens_confidence_and_compute(tiny_study):
     assert train_top + non_top == pytest.approx(1.0, abs=2e-3) and 0.1 <= train_top <= 1.0
     test_top = tiny_study.models[0]["teacher"].logits.double().softmax(1).amax(1).mean().item()
     assert float(table[0].split(" | ")[3]) == pytest.approx(test_top, abs=1e-3)
+    by_model = report.confidence_on_test(tiny_study, ["teacher", "ban-2", "no-such-model"]).splitlines()[2:]
+    seeds = str(len(SEEDS))
+    assert [line.split(" | ")[:2] for line in by_model] == [["| teacher", seeds], ["| ban-2", seeds]]
+    teacher_tops = [tiny_study.models[s]["teacher"].logits.double().softmax(1).amax(1).mean().item() for s in SEEDS]
+    assert float(by_model[0].split(" | ")[2].split(" ± ")[0]) == pytest.approx(sum(teacher_tops) / len(SEEDS), abs=1e-3)
     spent = report.compute_spent(tiny_study)
     hours = sum(m.record["provenance"]["wall_time_s"] for s in tiny_study.models.values() for m in s.values()) / 3600
     assert spent.startswith(f"{2 * len(study_plan(TINY))} trained models, {hours:.2f} hours")
