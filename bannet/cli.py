@@ -17,7 +17,7 @@ from bannet.errors import InvalidInput, UserError
 from bannet.precision import PRECISIONS
 from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, study_plan
 from bannet.records import load_study
-from bannet.report import study_table
+from bannet.report import seed_errors, study_table
 
 
 def _device(name: str) -> torch.device:
@@ -78,7 +78,7 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
     run_study(preset, args.seeds, out, device, root=args.data, progress=not args.no_progress, compile=args.compile,
               precision=args.precision, download=not args.no_download, models=args.models)
     if distributed.is_main():
-        print(study_table(load_study(out)))
+        _print_table(out)
     return 0
 
 
@@ -126,8 +126,19 @@ def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, 
     if failures:
         print("\n".join(failures), file=sys.stderr)
         return 1
-    print(study_table(load_study(out)))
+    _print_table(out)
     return 0
+
+
+def _print_table(out: Path) -> None:
+    """The study's table after training; where its control model has no record yet (a `--models` run of other
+    rows), one line that says so, since the training itself succeeded."""
+    study = load_study(out)
+    if study.control_model not in seed_errors(study):
+        print(f"no table yet: {out} has no record of {study.control_model!r}, the row the table is paired against; "
+              f"`python -m bannet report {out} --baseline ROW` pairs it against a recorded row")
+        return
+    print(study_table(study))
 
 
 def cmd_report(args: argparse.Namespace) -> int:

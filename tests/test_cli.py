@@ -73,6 +73,13 @@ def test_another_studys_folder_is_refused(capsys, tmp_path, tiny_data, request):
     assert "holds mnist-mlp [smoke]" in line and "give each study its own --out" in line
 
 
+def test_a_run_of_rows_without_the_control_model_ends_cleanly(capsys, tmp_path, tiny_data, monkeypatch):
+    monkeypatch.setattr(cli, "run_study", lambda *args, **kwargs: run_study(*args, **{**kwargs, "data": tiny_data}))
+    assert cli.main(_run(tmp_path, "--models", "indep-2")) == 0
+    said = capsys.readouterr()
+    assert "no table yet" in said.out and "no record of 'teacher'" in said.out and not said.err
+
+
 def test_report_mistakes_are_one_line(capsys, tmp_path, tiny_data):
     assert "no study folder" in _one_line_error(capsys, ["report", str(tmp_path / "nothing")])
     (tmp_path / "empty").mkdir()
