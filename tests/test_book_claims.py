@@ -142,3 +142,9 @@ def test_chapter_04_each_generation_is_less_sure_than_the_one_before(cifar10):
         generations = [name for name in ("teacher", "ban-1", "ban-2") if name in models]
         sureness = [mean_max_probability(models[name].logits) for name in generations]
         assert len(sureness) >= 2 and all(a > b for a, b in zip(sureness, sureness[1:])), seed
+
+
+def test_chapter_04_born_again_ensembles_lose_to_independent_ones(cifar10):
+    against_teacher = _verdicts(cifar10, "teacher")
+    assert against_teacher["ens-2"] == "better" and against_teacher["bane-2"] == "no difference"
+    assert _verdicts(cifar10, "ens-2")["bane-2"] == "worse"
