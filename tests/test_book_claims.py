@@ -148,3 +148,10 @@ def test_chapter_04_born_again_ensembles_lose_to_independent_ones(cifar10):
     against_teacher = _verdicts(cifar10, "teacher")
     assert against_teacher["ens-2"] == "better" and against_teacher["bane-2"] == "no difference"
     assert _verdicts(cifar10, "ens-2")["bane-2"] == "worse"
+
+
+def test_chapter_04_more_training_from_labels_beats_every_other_row(cifar10):
+    assert _verdicts(cifar10, "teacher")["teacher-2x"] == "better"
+    against_longer = _verdicts(cifar10, "teacher-2x")
+    for row in ("teacher", "ban-1", "ban-2", "bane-2", "ens-2"):
+        assert against_longer[row] == "worse", row
