@@ -17,7 +17,7 @@ from bannet.errors import InvalidInput, UserError
 from bannet.precision import PRECISIONS
 from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, study_plan
 from bannet.records import load_study
-from bannet.report import seed_errors, study_table
+from bannet.report import study_table
 
 
 def _device(name: str) -> torch.device:
@@ -134,7 +134,7 @@ def _print_table(out: Path) -> None:
     """The study's table after training; where its control model has no record yet (a `--models` run of other
     rows), one line that says so, since the training itself succeeded."""
     study = load_study(out)
-    if study.control_model not in seed_errors(study):
+    if study.control_model not in study.model_names():
         print(f"no table yet: {out} has no record of {study.control_model!r}, the row the table is paired against; "
               f"`python -m bannet report {out} --baseline ROW` pairs it against a recorded row")
         return
