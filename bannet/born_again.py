@@ -33,6 +33,16 @@ def derived_seed(seed: int, model: str) -> int:
     return zlib.crc32(f"{seed}/{model}".encode())
 
 
+def check_one_batch(data: StudyData, batch_size: int) -> None:
+    """Before any training: the training split, and the unlabelled one when loaded, hold at least one batch
+    (training drops the last partial batch, so a smaller split would train on nothing)."""
+    unlabelled = None if data.unlabelled_images is None else len(data.unlabelled_images)
+    for split, count in (("training", len(data.train_labels)), ("unlabelled", unlabelled)):
+        if count is not None and count < batch_size:
+            raise InvalidInput(f"the {split} split has {count} images, fewer than one batch of {batch_size}: "
+                               "give the study more images or a smaller batch size")
+
+
 class StudyRunner:
     """Trains the models of a study that are not yet recorded, seed by seed, and records each one.
 
@@ -51,6 +61,7 @@ class StudyRunner:
         self.config = TrainConfig.for_preset(preset, compile=compile, precision=precision)
         self.precision = resolve_precision(precision, device)
         self.per_rank_batch = distributed.per_rank_batch(self.config.batch_size)
+        check_one_batch(data, self.config.batch_size)
         self._train_on_device = data.train_images.to(device)
         self._test_on_device = data.test_images.to(device)
         unlabelled = data.unlabelled_images

@@ -14,6 +14,7 @@ import torch
 
 from bannet import records
 from bannet.born_again import run_study
+from bannet.errors import InvalidInput
 from bannet.presets import get_preset, study_plan
 from helpers import paper_design
 
@@ -82,6 +83,16 @@ def test_missing_teacher_checkpoint_is_a_clear_error(tmp_path, tiny_data):
 def test_bad_seeds_are_refused(tmp_path, tiny_data):
     with pytest.raises(ValueError, match="distinct"):
         run_study(TINY, [1, 1], tmp_path, CPU, data=tiny_data, progress=False)
+
+
+@pytest.mark.parametrize("split", ["training", "unlabelled"])
+def test_a_split_smaller_than_one_batch_is_refused_before_training(tmp_path, tiny_data, split):
+    small = replace(tiny_data, train_labels=tiny_data.train_labels[:63], train_images=tiny_data.train_images[:63])
+    if split == "unlabelled":
+        small = replace(tiny_data, unlabelled_images=tiny_data.train_images[:10])
+    with pytest.raises(InvalidInput, match=f"the {split} split has (63|10) images, fewer than one batch of 64"):
+        run_study(TINY, [0], tmp_path, CPU, data=small, progress=False, log=lambda _: None)
+    assert not list(tmp_path.glob("seed-*"))
 
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
