@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 
 from bannet.records import Study, load_study
-from bannet.report import fidelity, mean_max_probability, summarize, verdict
+from bannet.report import fidelity, mean_max_probability, seed_errors, summarize, verdict
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
-def _verdicts(study: Study, baseline: str) -> dict[str, str]:
-    return {row.name: verdict(row) for row in summarize(study, baseline) if row.name != baseline}
+def _verdicts(study: Study, baseline: str, labelled_classes_only: bool = False) -> dict[str, str]:
+    rows = summarize(study, baseline, labelled_classes_only=labelled_classes_only)
+    return {row.name: verdict(row) for row in rows if row.name != baseline}
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +156,40 @@ def test_chapter_04_more_training_from_labels_beats_every_other_row(cifar10):
     against_longer = _verdicts(cifar10, "teacher-2x")
     for row in ("teacher", "ban-1", "ban-2", "bane-2", "ens-2"):
         assert against_longer[row] == "worse", row
+
+
+@pytest.fixture(scope="module")
+def imagewang():
+    return load_study(RESULTS / "imagewang-densenet121-resnet18-64px-9ep")
+
+
+def test_chapter_07_every_model_misnames_the_dogs_yet_tells_the_breeds_apart_better_than_chance(imagewang):
+    for name, errors in seed_errors(imagewang).items():
+        assert min(errors.values()) > 90, name
+    for name, errors in seed_errors(imagewang, labelled_classes_only=True).items():
+        assert max(errors.values()) < 90, name
+
+
+def test_chapter_07_the_teacher_beats_the_label_trained_student_architecture_on_both_measures(imagewang):
+    for among_breeds in (False, True):
+        assert _verdicts(imagewang, "label", among_breeds)["teacher"] == "better"
+
+
+def test_chapter_07_the_teacher_spreads_a_quarter_of_its_mass_and_is_unsure_of_the_dogs(imagewang):
+    for seed in imagewang.seeds:
+        teacher = imagewang.models[seed]["teacher"]
+        assert teacher.record["train_confidence"]["mean_non_top_mass"] > 0.25, seed
+        assert mean_max_probability(teacher.logits) < 0.5, seed
+
+
+def test_chapter_07_the_born_again_student_lies_between_teacher_and_control_and_cannot_be_told_from_the_control(
+        imagewang):
+    assert all("ban-1" in imagewang.models[seed] for seed in imagewang.seeds) and len(imagewang.seeds) == 4
+    for among_breeds in (False, True):
+        means = {row.name: row.mean for row in summarize(imagewang, "label", labelled_classes_only=among_breeds)}
+        assert means["teacher"] < means["ban-1"] < means["label"]
+        assert _verdicts(imagewang, "label", among_breeds)["ban-1"] == "no difference"
+        assert _verdicts(imagewang, "teacher", among_breeds)["ban-1"] == "worse"
+    errors = seed_errors(imagewang)
+    below = [seed for seed in imagewang.seeds if errors["ban-1"][seed] < errors["label"][seed]]
+    assert len(below) == 3
