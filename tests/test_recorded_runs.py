@@ -1,5 +1,6 @@
 """The committed studies under results/: records agree with their logits, and every table recomputes from them."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,7 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
     study = load_study(study_dir)
     rows = {row.name: row for row in summarize(study)}
     recorded = lambda name: rows[name].errors if name in rows else {}  # a row with no seed yet is left out
-    generations = max((int(n.split("-")[1]) for n in rows if n.startswith("ban-")), default=0)  # a study in progress
+    generations = max((int(m[1]) for n in rows if (m := re.fullmatch(r"ban-(\d+)", n))), default=0)  # not ban-unsup
     seeds = study.seeds
     for k in range(2, generations + 1):
         complete = [s for s in seeds
