@@ -1,6 +1,5 @@
 """The committed studies under results/: records agree with their logits, and every table recomputes from them."""
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 from bannet import chapter, records
 from bannet.presets import PRESETS, study_plan
 from bannet.records import load_study
-from bannet.report import summarize, top1_error_pct
+from bannet.report import generations, summarize, top1_error_pct
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = sorted(p for p in (ROOT / "results").glob("*") if p.is_dir() and any(p.glob("seed-*/*.json")))
@@ -54,9 +53,8 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
     study = load_study(study_dir)
     rows = {row.name: row for row in summarize(study)}
     recorded = lambda name: rows[name].errors if name in rows else {}  # a row with no seed yet is left out
-    generations = max((int(m[1]) for n in rows if (m := re.fullmatch(r"ban-(\d+)", n))), default=0)  # not ban-unsup
     seeds = study.seeds
-    for k in range(2, generations + 1):
+    for k in range(2, generations(study) + 1):
         complete = [s for s in seeds
                     if all((study_dir / f"seed-{s}" / f"ban-{j}.json").exists() for j in range(1, k + 1))]
         assert set(recorded(f"bane-{k}")) == set(complete)
