@@ -77,6 +77,22 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
             assert rows[f"ens-{k}"].errors[group[0]] == pytest.approx(_ensemble_error(control), abs=1e-4)
 
 
+@pytest.mark.parametrize("study_dir", [p for p in STUDIES if PRESETS[p.name].ensemble_of], ids=lambda p: p.name)
+def test_seed_ensembles_recompute_from_stored_logits(study_dir):
+    study = load_study(study_dir)
+    k = PRESETS[study_dir.name].ensemble_of
+    rows = {row.name: row for row in summarize(study)}
+    records_by_name = {name: m.record for models in study.models.values() for name, m in models.items()}
+    members = [n for n, r in records_by_name.items() if r["model"]["teacher"] is not None] + [study.control_model]
+    for model in members:
+        having = [s for s in study.seeds if (study_dir / f"seed-{s}" / f"{model}.json").exists()]
+        groups = [having[i:i + k] for i in range(0, len(having) - k + 1, k)]  # disjoint: no model counts twice
+        assert set(rows[f"ens{k}-{model}"].errors if f"ens{k}-{model}" in rows else {}) == {g[0] for g in groups}
+        for group in groups:
+            files = [study_dir / f"seed-{s}" / f"{model}.logits.npz" for s in group]
+            assert rows[f"ens{k}-{model}"].errors[group[0]] == pytest.approx(_ensemble_error(files), abs=1e-4)
+
+
 @pytest.mark.parametrize("study_dir", STUDIES, ids=lambda p: p.name)
 def test_committed_checkpoints_are_small_teachers_that_match_their_records(study_dir):
     for checkpoint in study_dir.glob("seed-*/*.ckpt.pt"):
