@@ -48,16 +48,25 @@ def _ensemble_error(files: list[Path]) -> float:
     return 100.0 * float((np.mean(probs, 0).argmax(1) != labels).mean())
 
 
+def _row_errors(rows: dict, name: str) -> dict[int, float]:
+    """A row's errors by seed; {} for a row with no seed yet (a study in progress)."""
+    return rows[name].errors if name in rows else {}
+
+
+def _disjoint_groups(seeds: list[int], k: int) -> list[list[int]]:
+    """Consecutive groups of k seeds that share none, so that no model counts twice."""
+    return [seeds[i:i + k] for i in range(0, len(seeds) - k + 1, k)]
+
+
 @pytest.mark.parametrize("study_dir", STUDIES, ids=lambda p: p.name)
 def test_ensembles_recompute_from_stored_logits(study_dir):
     study = load_study(study_dir)
     rows = {row.name: row for row in summarize(study)}
-    recorded = lambda name: rows[name].errors if name in rows else {}  # a row with no seed yet is left out
     seeds = study.seeds
     for k in range(2, generations(study) + 1):
         complete = [s for s in seeds
                     if all((study_dir / f"seed-{s}" / f"ban-{j}.json").exists() for j in range(1, k + 1))]
-        assert set(recorded(f"bane-{k}")) == set(complete)
+        assert set(_row_errors(rows, f"bane-{k}")) == set(complete)
         for seed in complete:
             bane = [study_dir / f"seed-{seed}" / f"ban-{j}.logits.npz" for j in range(1, k + 1)]
             assert rows[f"bane-{k}"].errors[seed] == pytest.approx(_ensemble_error(bane), abs=1e-4)
@@ -65,12 +74,12 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
         if k <= independent + 1:  # the teacher and its siblings indep-2..k of the same seed
             members = ["teacher", *(f"indep-{j}" for j in range(2, k + 1))]
             paired = [s for s in seeds if all((study_dir / f"seed-{s}" / f"{m}.json").exists() for m in members)]
-            assert set(recorded(f"ens-{k}")) == set(paired)
+            assert set(_row_errors(rows, f"ens-{k}")) == set(paired)
             for seed in paired:
                 files = [study_dir / f"seed-{seed}" / f"{m}.logits.npz" for m in members]
                 assert rows[f"ens-{k}"].errors[seed] == pytest.approx(_ensemble_error(files), abs=1e-4)
             continue
-        groups = [seeds[i:i + k] for i in range(0, len(seeds) - k + 1, k)]  # disjoint groups of k teachers
+        groups = _disjoint_groups(seeds, k)  # k teachers of different seeds
         assert set(rows[f"ens-{k}"].errors) == {group[0] for group in groups}
         for group in groups:
             control = [study_dir / f"seed-{s}" / "teacher.logits.npz" for s in group]
@@ -86,8 +95,8 @@ def test_seed_ensembles_recompute_from_stored_logits(study_dir):
     members = [n for n, r in records_by_name.items() if r["model"]["teacher"] is not None] + [study.control_model]
     for model in members:
         having = [s for s in study.seeds if (study_dir / f"seed-{s}" / f"{model}.json").exists()]
-        groups = [having[i:i + k] for i in range(0, len(having) - k + 1, k)]  # disjoint: no model counts twice
-        assert set(rows[f"ens{k}-{model}"].errors if f"ens{k}-{model}" in rows else {}) == {g[0] for g in groups}
+        groups = _disjoint_groups(having, k)
+        assert set(_row_errors(rows, f"ens{k}-{model}")) == {g[0] for g in groups}
         for group in groups:
             files = [study_dir / f"seed-{s}" / f"{model}.logits.npz" for s in group]
             assert rows[f"ens{k}-{model}"].errors[group[0]] == pytest.approx(_ensemble_error(files), abs=1e-4)
