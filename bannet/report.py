@@ -367,9 +367,10 @@ def plain_statement(rows: list[Row], baseline: str) -> str:
     return "\n".join(lines) if lines else f"No row has a paired difference to {other}."
 
 
-def paired_statement(study: Study, row: str, baseline: str) -> str:
+def paired_statement(study: Study, row: str, baseline: str, labelled_classes_only: bool = False) -> str:
     """One bullet: `row` against `baseline` of the same seed (e.g. bane-3 against ens-3, ban-1 against teacher-2x)."""
-    rows = [r for r in summarize(study, baseline) if r.name == row] if baseline in seed_errors(study) else []
+    rows = ([r for r in summarize(study, baseline, labelled_classes_only=labelled_classes_only) if r.name == row]
+            if baseline in seed_errors(study) else [])
     if not rows or rows[0].diff_n == 0:
         return f"- **{row}** against `{baseline}`: no seed has both yet."
     return plain_statement(rows, baseline)

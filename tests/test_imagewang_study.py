@@ -16,7 +16,7 @@ from bannet.losses import ban_loss, build_loss
 from bannet.models import build
 from bannet.presets import PRESETS, get_preset, study_plan
 from bannet.records import load_study
-from bannet.report import seed_errors, study_table
+from bannet.report import paired_statement, seed_errors, study_table
 from bannet.train import TrainConfig, TrainStep
 from helpers import paper_design, tiny_mnist_like
 from test_distributed import _spawn as spawn
@@ -173,6 +173,10 @@ def test_errors_among_the_test_sets_classes_ignore_the_other_outputs(tmp_path, c
     assert "among the test set's classes" in table and "the 10 classes of the test labels" in table
     assert main(["report", str(tmp_path), "--labelled-classes-only"]) == 0
     assert table in capsys.readouterr().out
+    for labelled_classes_only, errors in ((False, anywhere), (True, among)):
+        said = paired_statement(study, "cwtm", "ban-1", labelled_classes_only)
+        mean = np.mean([errors["cwtm"][s] - errors["ban-1"][s] for s in range(4)])
+        assert said.startswith("- **cwtm**") and f"paired difference {mean:+.2f} points" in said
 
 
 @pytest.mark.parametrize("seeds, ensemble_of", [([0, 1, 2], 4), ([0, 1, 2, 3], None)])
