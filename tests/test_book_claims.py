@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from bannet.records import Study, load_study
-from bannet.report import fidelity, mean_max_probability, seed_errors, summarize, verdict
+from bannet.report import fidelity, full_run_preset, mean_max_probability, seed_errors, summarize, verdict
+from bannet.stats import holm_rejections, t_test_p_value
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
@@ -193,3 +194,54 @@ def test_chapter_07_the_born_again_student_lies_between_teacher_and_control_and_
     errors = seed_errors(imagewang)
     below = [seed for seed in imagewang.seeds if errors["ban-1"][seed] < errors["label"][seed]]
     assert len(below) == 3
+
+
+def test_chapter_07_the_teachers_confidence_alone_or_its_shuffled_wrong_classes_lose_to_the_born_again_student(
+        imagewang):
+    for among_breeds in (False, True):
+        against_ban = _verdicts(imagewang, "ban-1", among_breeds)
+        assert against_ban["cwtm"] == against_ban["dkpp"] == "worse"
+    against_label = _verdicts(imagewang, "label")
+    assert against_label["cwtm"] == against_label["dkpp"] == "no difference"
+    among_breeds = _verdicts(imagewang, "label", labelled_classes_only=True)
+    assert among_breeds["cwtm"] == "no difference" and among_breeds["dkpp"] == "worse"
+    assert set(seed_errors(imagewang)["cwtm"].values()) == {100.0}
+    agreement = {row.name: row.agreement for row in fidelity(imagewang)}
+    for seed in imagewang.seeds:
+        assert max(agreement["cwtm"][seed], agreement["dkpp"][seed]) < agreement["ban-1"][seed], seed
+
+
+def test_chapter_07_the_unlabelled_dogs_help_the_born_again_student_on_the_leaderboards_measure(imagewang):
+    assert all("ban-unsup" in imagewang.models[seed] for seed in imagewang.seeds) and len(imagewang.seeds) == 4
+    assert _verdicts(imagewang, "ban-1")["ban-unsup"] == "better"
+    assert _verdicts(imagewang, "ban-1", labelled_classes_only=True)["ban-unsup"] == "no difference"
+    for among_breeds in (False, True):
+        against_label = _verdicts(imagewang, "label", among_breeds)
+        assert [name for name in ("ban-1", "cwtm", "dkpp", "ban-unsup") if against_label[name] == "better"] == [
+            "ban-unsup"]
+    rows = {row.name: row for row in fidelity(imagewang)}
+    mean = {name: (sum(row.agreement.values()) / len(row.agreement), sum(row.kl.values()) / len(row.kl))
+            for name, row in rows.items()}
+    assert mean["ban-unsup"][0] > mean["ban-1"][0] and mean["ban-unsup"][1] < mean["ban-1"][1]
+
+
+def test_chapter_07_holm_over_the_five_comparisons_with_the_control_keeps_none(imagewang):
+    for among_breeds in (False, True):
+        tested = [row for row in summarize(imagewang, "label", labelled_classes_only=among_breeds)
+                  if row.name != "label" and row.diff_n >= 2]
+        assert [row.name for row in tested] == ["teacher", "ban-1", "cwtm", "dkpp", "ban-unsup"]
+        assert not any(holm_rejections([t_test_p_value(list(row.diffs.values())) for row in tested]))
+
+
+def test_chapter_07_ensembles_of_four_are_single_pairs(imagewang):
+    against_label = _verdicts(imagewang, "ens4-label")
+    assert {name for name in against_label if name.startswith("ens4-")} == {
+        "ens4-ban-1", "ens4-cwtm", "ens4-dkpp", "ens4-ban-unsup"}
+    assert {against_label[name] for name in against_label if name.startswith("ens4-")} == {"one seed"}
+
+
+def test_chapter_07_the_whole_design_fit_its_budget(imagewang):
+    hours = sum(model.record["provenance"]["wall_time_s"] for seed in imagewang.models.values()
+                for model in seed.values()) / 3600
+    assert sum(len(seed) for seed in imagewang.models.values()) == 24
+    assert hours <= full_run_preset(imagewang).budget_hours
