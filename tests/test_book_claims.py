@@ -203,8 +203,8 @@ def test_chapter_07_the_teachers_confidence_alone_or_its_shuffled_wrong_classes_
         assert against_ban["cwtm"] == against_ban["dkpp"] == "worse"
     against_label = _verdicts(imagewang, "label")
     assert against_label["cwtm"] == against_label["dkpp"] == "no difference"
-    among_breeds = _verdicts(imagewang, "label", labelled_classes_only=True)
-    assert among_breeds["cwtm"] == "no difference" and among_breeds["dkpp"] == "worse"
+    against_label_among_breeds = _verdicts(imagewang, "label", labelled_classes_only=True)
+    assert against_label_among_breeds["cwtm"] == "no difference" and against_label_among_breeds["dkpp"] == "worse"
     assert set(seed_errors(imagewang)["cwtm"].values()) == {100.0}
     agreement = {row.name: row.agreement for row in fidelity(imagewang)}
     for seed in imagewang.seeds:
