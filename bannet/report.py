@@ -458,15 +458,20 @@ def _against_budget(study: Study, hours: float) -> str:
     return f" Budget: {budget:g} CPU-hours for the whole study, counted as training wall time; spent: {spent}."
 
 
-def holm_statement(rows: list[Row], baseline: str, alpha: float = 0.05) -> str:
-    """One line: which of the rows' paired differences to `baseline` (two-sided paired t tests) stay significant when
-    the family-wise error rate of all of them together is held at α with Holm's correction."""
+def holm_tests(rows: list[Row], baseline: str, alpha: float = 0.05) -> list[tuple[str, float, bool]]:
+    """(row, two-sided paired t-test p, significant) for every row with two or more seeds paired with `baseline`,
+    significance judged with Holm's correction, which holds the family-wise error rate of all of them at α."""
     tested = [row for row in rows if row.name != baseline and row.diff_n >= 2]
-    if not tested:
-        return f"No row has two or more seeds paired with {baseline} yet: nothing to test."
     p_values = [t_test_p_value(list(row.diffs.values())) for row in tested]
-    kept = [row.name for row, rejected in zip(tested, holm_rejections(p_values, alpha)) if rejected]
-    listed = ", ".join(f"{row.name} p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}" for row, p in zip(tested, p_values))
-    survivors = ", ".join(f"**{name}**" for name in kept) if kept else "none"
-    return (f"Holm's correction over {_count(len(tested), 'paired test')} against {baseline} (family-wise error ≤ "
+    return [(row.name, p, rejected) for row, p, rejected in zip(tested, p_values, holm_rejections(p_values, alpha))]
+
+
+def holm_statement(rows: list[Row], baseline: str, alpha: float = 0.05) -> str:
+    """One line: which of the rows' paired differences to `baseline` stay significant under Holm's correction."""
+    tests = holm_tests(rows, baseline, alpha)
+    if not tests:
+        return f"No row has two or more seeds paired with {baseline} yet: nothing to test."
+    listed = ", ".join(f"{name} p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}" for name, p, _ in tests)
+    survivors = ", ".join(f"**{name}**" for name, _, significant in tests if significant) or "none"
+    return (f"Holm's correction over {_count(len(tests), 'paired test')} against {baseline} (family-wise error ≤ "
             f"{alpha:.0%}): significant: {survivors}. Two-sided paired t tests: {listed}.")
