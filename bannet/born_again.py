@@ -12,14 +12,17 @@ from torch import nn
 
 from bannet import data as bdata
 from bannet import distributed, files, records
+from bannet.compute_kind import check_kind, check_seed_kind, compute_kind
 from bannet.data.study import StudyData, load_study_data
 from bannet.errors import InvalidInput
 from bannet.losses import build_loss
-from bannet.models import build, count_parameters
+from bannet.models import FIT_IMAGES, build, count_parameters, fit_to_training_images, needs_training_images
 from bannet.precision import resolve_precision
 from bannet.presets import ModelSpec, Preset, required_models, study_plan
 from bannet.provenance import provenance
-from bannet.train import EpochMetrics, TrainConfig, TrainResult, evaluate, prepare_model, train_model
+from bannet.recipes import Recipe, recipe_for
+from bannet.train import EpochMetrics, TrainResult, evaluate, prepare_model, train_model, tta_probabilities
+from bannet.training_state import saved_settings
 
 # Preset fields that only add models or describe the study: a resumed study may change them. The profile is
 # compared on its own (the record's top-level "profile").
@@ -58,8 +61,9 @@ class StudyRunner:
         self.on_epoch = on_epoch
         self.progress = progress and distributed.is_main()
         self.log = log if distributed.is_main() else (lambda _: None)
-        self.config = TrainConfig.for_preset(preset, compile=compile, precision=precision)
+        self.config = recipe_for(preset, precision, compile)
         self.precision = resolve_precision(precision, device)
+        self.kind = compute_kind(device, self.precision, compile)
         self.per_rank_batch = distributed.per_rank_batch(self.config.batch_size)
         check_one_batch(data, self.config.batch_size)
         self._train_on_device = data.train_images.to(device)
@@ -77,7 +81,13 @@ class StudyRunner:
                               else (self.config.batch_size, 0, 1))  # rank 0 evaluates the whole test set
         return bdata.DeviceLoader(images, labels, self.data.spec, batch, train, self.device,
                                   generator=torch.Generator().manual_seed(seed), rank=rank, world_size=world,
-                                  channels_last=self.precision.channels_last)
+                                  channels_last=self.precision.channels_last,
+                                  augmentation=self.config.augmentation(self.data.spec) if train else None)
+
+    def _plain_train_loader(self, count: int | None = None) -> bdata.DeviceLoader:
+        """The first `count` training images (all when None) in stored order, normalised, not augmented."""
+        return self._device_loader(self._train_on_device[:count], self.data.train_labels[:count].to(self.device),
+                                   False, 0)
 
     def _unlabelled_batches(self, seed: int) -> bdata.EndlessBatches:
         """Endless augmented batches of the unlabelled images (this rank's shard of a fresh permutation per pass)."""
@@ -88,14 +98,28 @@ class StudyRunner:
         placeholders = torch.full((len(images),), -1, dtype=torch.int64, device=self.device)  # never read
         return bdata.EndlessBatches(self._device_loader(images, placeholders, True, seed))
 
-    def _new_model(self, arch: str) -> nn.Module:
-        return prepare_model(build(arch, self.data.spec.num_classes), self.device, self.config)
+    def _new_model(self, arch: str, fit: bool = True) -> nn.Module:
+        """A freshly initialised model on the device; fitted to the training images when its family needs them."""
+        model = prepare_model(build(arch, self.data.spec.num_classes), self.device, self.config)
+        if fit and needs_training_images(model):
+            fit_to_training_images(model, torch.cat([x for x, _ in self._plain_train_loader(FIT_IMAGES)]))
+        return model
 
     def _load_model(self, seed: int, spec: ModelSpec) -> nn.Module:
-        model = self._new_model(spec.arch)
+        model = self._new_model(spec.arch, fit=False)  # the checkpoint holds what was fitted
         files = records.model_files(self.out, seed, spec.name)
         model.load_state_dict(distributed.from_main(lambda: records.load_checkpoint(files)))
         return model
+
+    def check_kind(self, seeds: list[int]) -> None:
+        """Before any training: every record and training state of these seeds was computed on this machine's kind
+        (records and states that predate kinds are not refused)."""
+        for seed in seeds:
+            folder = records.seed_dir(self.out, seed)
+            check_seed_kind(((path, records.load_record(path)) for path in sorted(folder.glob("*.json"))),
+                            self.kind, seed)
+            for state in sorted(folder.glob("*.state.pt")):
+                check_kind(state, saved_settings(state).get("kind"), self.kind, seed)
 
     def run_seed(self, seed: int, models: list[str] | None = None) -> None:
         """Train every unfinished model of one seed in plan order (only `models` and what they need, when given);
@@ -178,33 +202,41 @@ class StudyRunner:
                              desc=f"seed {seed} {spec.name}", on_epoch=callback, unlabelled=unlabelled,
                              state_file=files.state if distributed.is_main() else None)
         if distributed.is_main():
-            confidence = self._train_confidence(model, config) if teaches else None
-            self._save(seed, position, spec, model, result, files, config, loss_settings, confidence)
+            self._save(seed, position, spec, model, result, files, config, loss_settings,
+                       self._final_evaluation(model, config, teaches))
         distributed.barrier()  # the other ranks go on once the record is written
 
-    def _train_confidence(self, model: nn.Module, config: TrainConfig) -> dict:
-        """The model's mean largest softmax probability and mean non-top mass on the training images, without
-        augmentation: what its students learn from."""
-        plain = self._device_loader(self._train_on_device, self.data.train_labels.to(self.device), False, 0)
-        _, _, logits, _ = evaluate(model, plain, self.device, config)
-        top = logits.softmax(1).amax(1).double()
-        return {"mean_max_prob": top.mean().item(), "mean_non_top_mass": (1 - top).mean().item(),
-                "images": len(top), "augmentation": "none"}
+    def _final_evaluation(self, model: nn.Module, config: Recipe, teaches: bool) -> dict:
+        """What the finished model is measured on besides its plain test logits: its error on the un-augmented
+        training images (which regime it is in), their mean largest softmax probability and non-top mass when it
+        teaches (what its students learn from), and the test error under the recipe's test-time augmentation."""
+        _, accuracy, logits, _ = evaluate(model, self._plain_train_loader(), self.device, config)
+        measured: dict = {"train_error_plain_pct": 100.0 * (1.0 - accuracy)}
+        if teaches:
+            top = logits.softmax(1).amax(1).double()
+            measured["train_confidence"] = {"mean_max_prob": top.mean().item(),
+                                            "mean_non_top_mass": (1 - top).mean().item(),
+                                            "images": len(top), "augmentation": "none"}
+        if config.tta_views:
+            test = self._loader(False, 0)
+            predictions = tta_probabilities(model, test, self.device, config).argmax(1)
+            measured["test_error_tta_pct"] = records.error_pct(predictions, self.data.test_labels)
+            measured["tta"] = {"views": ["plain", *config.tta_views], "combined": "mean of the views' softmax"}
+        return measured
 
     def _save(self, seed: int, position: int, spec: ModelSpec, model: nn.Module, result: TrainResult,
-              files: records.ModelFiles, config: TrainConfig, loss_settings: dict,
-              train_confidence: dict | None) -> None:
+              files: records.ModelFiles, config: Recipe, loss_settings: dict, measured: dict) -> None:
         """Write a trained model's record (with provenance), test logits and checkpoint; rank 0 only."""
         record = records.new_record(
             preset=self.preset, seed=seed, model=spec, position=position, train=config, loss_settings=loss_settings,
-            train_confidence=train_confidence,
+            measured=measured,
             parallel={"world_size": distributed.world_size(), "global_batch": self.config.batch_size,
                       "per_rank_batch": self.per_rank_batch, "lr": self.config.lr},
             data={"dataset": self.preset.dataset, "train_size": len(self.data.train_labels),
                   "test_size": len(self.data.test_labels), "image_size": self.data.spec.image_size,
                   "unlabelled_size": len(self._unlabelled_on_device) if spec.unlabelled else 0},
             num_params=count_parameters(model), result=result,
-            provenance=provenance(self.device, result.wall_time_s, self.precision, result.cpu_time_s))
+            provenance=provenance(self.device, result.wall_time_s, self.precision, result.cpu_time_s, kind=self.kind))
         records.save_model(files, record, result.test_logits, result.test_labels,
                            self.precision.storable_state_dict(model))
         self.log(f"seed {seed} {spec.name}: test error {record['test_error_pct']:.2f}% ({result.wall_time_s:.1f} s)")
@@ -249,6 +281,8 @@ def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device,
         with distributed.local_main_first():  # one download per machine
             data = load_study_data(preset, root, download)
     runner = StudyRunner(preset, out, data, device, progress, log, compile=compile, precision=precision)
+    if distributed.is_main():
+        runner.check_kind(seeds)
     for seed in seeds:
         runner.run_seed(seed, models)
     return Path(out)

@@ -15,8 +15,8 @@ from bannet.born_again import run_study
 from bannet.data import DATASETS, load_split, load_study_data
 from bannet.models import build, count_parameters
 from bannet.presets import PRESETS, PROFILES, get_preset, study_plan
+from bannet.recipes import recipe_for
 from bannet.records import Study, load_study
-from bannet.train import TrainConfig
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPOSITORY / "results"
@@ -165,16 +165,12 @@ def scale(preset_name: str, seeds: Sequence[int] | None = None) -> str:
 
 
 def recipe(preset_name: str) -> str:
-    """The training recipe a full run of the preset uses: optimiser, batch, the learning-rate steps, and, for wide
-    ResNets, that they train without the dropout the paper's WRNs use."""
+    """The training recipe a full run of the preset uses, as the recipe words it, and, for wide ResNets, that they train
+    without the dropout the paper's WRNs use."""
     preset = get_preset(preset_name)
-    config = TrainConfig.for_preset(preset)
-    drops = sorted(set(config.drop_epochs))
     wide = any(arch.startswith("wrn-") for arch in (preset.teacher_arch, preset.student_arch))
-    return (f"{config.epochs} epochs of SGD (momentum {config.momentum:g}{', Nesterov' if config.nesterov else ''}, "
-            f"weight decay {config.weight_decay:g}, batches of {config.batch_size}); learning rate {config.lr:g}, "
-            f"multiplied by {config.gamma:g} after epochs {', '.join(map(str, drops))}."
-            + (" Wide ResNets without dropout (the paper's use dropout, its §4)." if wide else ""))
+    return recipe_for(preset).describe() + (" Wide ResNets without dropout (the paper's use dropout, its §4)."
+                                            if wide else "")
 
 
 def overview(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> str:

@@ -13,6 +13,7 @@ import torch
 
 from bannet import distributed
 from bannet.born_again import check_out, check_seeds, run_study
+from bannet.compute_kind import format_seeds_per_kind
 from bannet.errors import InvalidInput, UserError
 from bannet.precision import PRECISIONS
 from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, study_plan
@@ -149,6 +150,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     seeds = f"{len(study.seeds)} seed{'s' if len(study.seeds) != 1 else ''}"
     print(f"{study.first_record()['study']}: {seeds} ({', '.join(map(str, study.seeds))}); "
           "test error %, mean ± 95% CI")
+    print(format_seeds_per_kind(study))
     print(study_table(study, args.baseline, labelled_classes_only=args.labelled_classes_only))
     return 0
 

@@ -1,4 +1,5 @@
-"""Provenance of a run: git commit, torch version, device, processor, threads, precision, wall time, date."""
+"""Provenance of a run: git commit, torch version, device, processor, threads, precision, compute kind, wall time,
+date."""
 
 import datetime
 import os
@@ -43,7 +44,7 @@ def device_name(device: torch.device) -> str:
 
 
 def provenance(device: torch.device, wall_time_s: float, precision: Precision | None = None,
-               cpu_time_s: float | None = None) -> dict:
+               cpu_time_s: float | None = None, kind: dict | None = None) -> dict:
     """Everything needed to say where a number came from, and why a rerun elsewhere may differ from it."""
     return {
         "git_commit": git_commit(),
@@ -54,6 +55,7 @@ def provenance(device: torch.device, wall_time_s: float, precision: Precision | 
                 "torch_capability": torch.backends.cpu.get_cpu_capability()},
         "threads": torch.get_num_threads(),
         "precision": None if precision is None else precision.to_dict(),
+        "kind": kind,  # bannet.compute_kind: what every model of a seed must share
         "wall_time_s": round(wall_time_s, 3),
         # CPU seconds of the process over all its threads: unlike wall time, not inflated by other work on the host
         "cpu_time_s": None if cpu_time_s is None else round(cpu_time_s, 3),

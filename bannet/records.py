@@ -26,7 +26,8 @@ from bannet.files import atomic_write, read_file, sha256_of
 from bannet.presets import ModelSpec, Preset, control_model
 
 if TYPE_CHECKING:  # the trainer is not imported to read records
-    from bannet.train import TrainConfig, TrainResult
+    from bannet.recipes import Recipe
+    from bannet.train import TrainResult
 
 FP16_MAX = float(np.finfo(np.float16).max)
 RETRAIN = "delete it (and the record beside it) to retrain that model"
@@ -51,28 +52,32 @@ class Record(TypedDict, total=False):
     model: dict               # the ModelSpec: name, arch, loss, teacher, unlabelled, epochs_factor, smoothing_from
     position: int             # the model's place in the study plan (training order)
     preset: dict              # the Preset as trained
-    train: dict               # the TrainConfig: epochs, batch_size, lr, momentum, ..., precision, compile
+    train: dict               # the Recipe: recipe (its name), epochs, batch_size, lr, ..., precision, compile
     loss_settings: dict       # the loss's recorded keyword arguments ("ls": mass)
     train_confidence: dict    # models that teach: mean_max_prob, mean_non_top_mass on unaugmented training images
+    train_error_plain_pct: float  # error on the un-augmented training images at the end (newer records)
+    test_error_tta_pct: float     # recipes with test-time augmentation: the test error of the views' mean softmax,
+    tta: dict                 # and which views; never the study's measure, which is the plain test_error_pct
     parallel: dict            # world_size, global_batch, per_rank_batch, lr
     data: dict                # dataset, train_size, test_size, image_size, unlabelled_size
     num_params: int
     test_accuracy: float
     test_error_pct: float     # from the fp32 logits' argmax
     epochs: list[dict]        # per epoch: epoch, lr, train_loss, train_acc, test_loss, test_acc, seconds
-    provenance: dict          # git_commit, torch, python, device, cpu, threads, precision, wall_time_s,
-    #                           cpu_time_s (absent or None when not measured), date
+    provenance: dict          # git_commit, torch, python, device, cpu, threads, precision, kind (the compute kind:
+    #                           absent or None in older records), wall_time_s, cpu_time_s (absent or None when not
+    #                           measured), date
     sha256: dict              # {"checkpoint"|"logits": {"file", "sha256"}}, added by save_model
 
 
-def new_record(preset: Preset, seed: int, model: ModelSpec, position: int, train: "TrainConfig", loss_settings: dict,
-               train_confidence: dict | None, parallel: dict, data: dict, num_params: int, result: "TrainResult",
+def new_record(preset: Preset, seed: int, model: ModelSpec, position: int, train: "Recipe", loss_settings: dict,
+               measured: dict, parallel: dict, data: dict, num_params: int, result: "TrainResult",
                provenance: dict) -> Record:
-    """The record of a trained model (train_confidence only for models that teach)."""
+    """The record of a trained model; `measured`: what was measured after training besides the plain test logits
+    (train_error_plain_pct; train_confidence for models that teach; test_error_tta_pct and tta where the recipe has
+    test-time augmentation)."""
     record = Record(study=preset.name, profile=preset.profile, seed=seed, model=asdict(model), position=position,
-                    preset=asdict(preset), train=train.to_dict(), loss_settings=loss_settings)
-    if train_confidence is not None:
-        record["train_confidence"] = train_confidence
+                    preset=asdict(preset), train=train.to_dict(), loss_settings=loss_settings, **measured)
     record.update(parallel=parallel, data=data, num_params=num_params, test_accuracy=result.test_accuracy,
                   test_error_pct=error_pct(result.test_logits.argmax(1), result.test_labels),
                   epochs=[asdict(m) for m in result.history], provenance=provenance)

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from bannet.losses import dkpp_targets
-from bannet.train import TrainConfig
+from bannet.recipes import StepRecipe
 
 ReferenceLoss = Callable[[Tensor, Tensor | None, Tensor], Tensor]  # f(student logits, teacher logits, labels) -> loss
 
@@ -84,7 +84,7 @@ def plain_loader(dataset: Dataset, batch_size: int, workers: int, device: torch.
 class PlainStep:
     """The plain loop's step: blocking copies to the device, fp32, teacher under no_grad, autograd loss, torch SGD."""
 
-    def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device, teacher: nn.Module | None = None,
+    def __init__(self, model: nn.Module, config: StepRecipe, device: torch.device, teacher: nn.Module | None = None,
                  loss: str = "ce") -> None:
         self.model, self.device, self.teacher = model.to(device), device, teacher
         if teacher is not None:

@@ -1,9 +1,9 @@
-"""The trainer: SGD with the WRN step schedule, one model, labels or a teacher's outputs."""
+"""The trainer: one model, from labels or a teacher's outputs, by a recipe (bannet.recipes), step by step."""
 
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -11,64 +11,17 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bannet import distributed
+from bannet.compute_kind import compute_kind
 from bannet.errors import Diverged
 from bannet.losses import DistillationLoss, NonFiniteValues, ban_loss, value_checks
-from bannet.precision import Precision, check_precision, resolve_precision
-from bannet.presets import Preset
+from bannet.precision import Precision, resolve_precision
+from bannet.recipes import Recipe
 from bannet.training_state import load_training_state, save_training_state
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The paper's WRN recipe: SGD(0.9, Nesterov, wd 5e-4), lr 0.1 ×0.2 at 30/60/80% of the epochs, batch 128."""
-
-    epochs: int
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    milestones: tuple[float, ...] = (0.3, 0.6, 0.8)
-    gamma: float = 0.2
-    precision: str = "auto"
-    compile: bool = False
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if any(not 0 < m < 1 for m in self.milestones):
-            raise ValueError(f"milestones are fractions of the epochs in (0, 1), got {self.milestones}")
-        if not 0 < self.gamma <= 1 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
-            raise ValueError(f"need 0 < gamma <= 1, 0 <= momentum < 1, weight_decay >= 0; got gamma {self.gamma}, "
-                             f"momentum {self.momentum}, weight_decay {self.weight_decay}")
-        check_precision(self.precision)
-
-    @property
-    def drop_epochs(self) -> list[int]:
-        """0-based epochs from which the learning rate is multiplied by γ once more: ⌈m · epochs⌉."""
-        return sorted(math.ceil(m * self.epochs) for m in self.milestones)
-
-    def lr_at(self, epoch: int) -> float:
-        """Learning rate of a 0-based epoch: lr · γ^(number of milestones reached)."""
-        return self.lr * self.gamma ** sum(epoch >= drop for drop in self.drop_epochs)
-
-    @classmethod
-    def for_preset(cls, preset: Preset, **settings) -> "TrainConfig":
-        """The recipe a preset trains with: its epochs, batch and learning rate, the paper's other settings."""
-        return cls(epochs=preset.epochs, batch_size=preset.batch_size, lr=preset.lr, **settings)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready copy of the settings."""
-        return asdict(self)
 
 
 @dataclass
 class EpochMetrics:
-    """What one epoch measured."""
+    """What one epoch measured (lr: the first parameter group's learning rate at the epoch's first step)."""
 
     epoch: int
     lr: float
@@ -96,14 +49,7 @@ class TrainResult:
         return self.history[-1].test_acc
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.SGD:
-    """SGD with momentum and Nesterov; the fused kernel on CUDA, foreach otherwise."""
-    fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                           nesterov=config.nesterov, weight_decay=config.weight_decay, **fast)
-
-
-def prepare_model(model: nn.Module, device: torch.device, config: TrainConfig) -> nn.Module:
+def prepare_model(model: nn.Module, device: torch.device, config: Recipe) -> nn.Module:
     """Move to the device in the precision's memory format; on CUDA cuDNN picks its fastest kernels for fixed shapes."""
     model = model.to(device)
     if device.type == "cuda":
@@ -115,7 +61,7 @@ def prepare_model(model: nn.Module, device: torch.device, config: TrainConfig) -
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
-             config: TrainConfig) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+             config: Recipe) -> tuple[float, float, torch.Tensor, torch.Tensor]:
     """(mean cross-entropy, accuracy, fp32 logits on CPU, labels on CPU) over a loader."""
     model.eval()
     outputs, targets = [], []
@@ -129,8 +75,23 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
     return loss, accuracy, logits.cpu(), labels.cpu()
 
 
+@torch.no_grad()
+def tta_probabilities(model: nn.Module, loader: Iterable, device: torch.device, config: Recipe) -> torch.Tensor:
+    """Test-time augmentation: the mean over the plain view and config.tta_views ("flip": mirrored) of the softmax,
+    (N, classes) fp32 on CPU."""
+    model.eval()
+    views = {"flip": lambda x: x.flip(-1)}
+    outputs = []
+    with resolve_precision(config.precision, device).autocast(device):
+        for x, _ in loader:
+            probabilities = [model(x).float().softmax(1)] + [model(views[v](x)).float().softmax(1)
+                                                             for v in config.tta_views]
+            outputs.append(torch.stack(probabilities).mean(0))
+    return torch.cat(outputs).cpu()
+
+
 def evaluate_on_main(model: nn.Module, loader: Iterable, device: torch.device,
-                     config: TrainConfig) -> tuple[float, float, torch.Tensor | None, torch.Tensor | None]:
+                     config: Recipe) -> tuple[float, float, torch.Tensor | None, torch.Tensor | None]:
     """evaluate() on rank 0 over the whole loader; every rank gets its loss and accuracy, only rank 0 the logits."""
     outputs: list[torch.Tensor | None] = [None, None]
 
@@ -161,7 +122,7 @@ class TrainStep:
     """
 
     def __init__(self, model: nn.Module, loss_fn: DistillationLoss, optimizer: torch.optim.Optimizer,
-                 config: TrainConfig, device: torch.device, teacher: nn.Module | None = None) -> None:
+                 config: Recipe, device: torch.device, teacher: nn.Module | None = None) -> None:
         if loss_fn.needs_teacher and teacher is None:
             raise ValueError(f"loss {type(loss_fn).__name__} needs a teacher, but teacher=None")
         if teacher is not None and teacher is model:
@@ -199,11 +160,12 @@ class TrainStep:
 
 
 def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Iterable, test_loader: Iterable,
-                config: TrainConfig, device: torch.device, teacher: nn.Module | None = None,
+                config: Recipe, device: torch.device, teacher: nn.Module | None = None,
                 progress: bool = True, desc: str = "train",
                 on_epoch: Callable[[EpochMetrics], None] | None = None,
                 unlabelled: Iterator[torch.Tensor] | None = None, state_file: Path | None = None) -> TrainResult:
-    """Train `model` with `loss_fn(student_logits, teacher_logits, labels)`; metrics leave the device once per epoch.
+    """Train `model` by the recipe `config` with `loss_fn(student_logits, teacher_logits, labels)`; metrics leave the
+    device once per epoch.
 
     `unlabelled`, an endless iterator of image batches, adds L_ban(z_u, t_u) on the next of its batches
     to every labelled step (see TrainStep); the labelled loader alone defines the epoch.
@@ -216,12 +178,13 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
     Inside a torchrun process group the model trains data-parallel (DDP): each rank passes its shard
     loader, the epoch's loss and accuracy are summed over ranks, rank 0 alone evaluates the test set.
     """
-    optimizer = make_optimizer(model, config, device)
+    optimizer = config.make_optimizer(model, device)
     step = TrainStep(model, loss_fn, optimizer, config, device, teacher)
     result = TrainResult()
     resumable = state_file is not None and distributed.world_size() == 1
     generators = [train_loader] + ([unlabelled] if unlabelled is not None else [])
-    settings = {"train": config.to_dict(), "precision": step.precision.to_dict()}
+    settings = {"train": config.to_dict(), "precision": step.precision.to_dict(),
+                "kind": compute_kind(device, step.precision, config.compile)}
     first_epoch, elapsed, cpu_elapsed = 0, 0.0, 0.0
     if resumable and state_file.is_file():
         first_epoch, history, elapsed, cpu_elapsed = load_training_state(state_file, model, optimizer, loss_fn,
@@ -249,12 +212,13 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
 def _train_epoch(step: TrainStep, epoch: int, train_loader: Iterable, test_loader: Iterable,
                  unlabelled: Iterator[torch.Tensor] | None,
                  desc: str) -> tuple[EpochMetrics, torch.Tensor | None, torch.Tensor | None]:
-    """One epoch of training at its scheduled learning rate, then the test set: (metrics, test logits, labels)."""
+    """One epoch of training, each step at its scheduled learning rate, then the test set: (metrics, test logits,
+    labels)."""
     model, device, config = step.model, step.device, step.config
     start = time.perf_counter()
-    lr = config.lr_at(epoch)
-    for group in step.optimizer.param_groups:
-        group["lr"] = lr
+    steps_per_epoch = len(train_loader)
+    config.start_epoch(model, epoch)
+    lr = None
     model.train()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -262,7 +226,11 @@ def _train_epoch(step: TrainStep, epoch: int, train_loader: Iterable, test_loade
     diverged = f"{desc} diverged at learning rate {config.lr:g} ({{}}); it is not recorded"
     with value_checks(device.type != "cuda"):  # on CUDA they would sync every step; the epoch loss is checked below
         try:
-            for x, y in train_loader:
+            for index, (x, y) in enumerate(train_loader):
+                factor = config.lr_factor(epoch * steps_per_epoch + index, steps_per_epoch)
+                for group in step.optimizer.param_groups:
+                    group["lr"] = group["base_lr"] * factor
+                lr = step.optimizer.param_groups[0]["lr"] if lr is None else lr
                 loss, logits = step(x, y, None if unlabelled is None else next(unlabelled))
                 loss_sum += loss * y.numel()
                 correct += (logits.argmax(1) == y).sum()

@@ -57,6 +57,13 @@ def save_training_state(path: Path, epochs_done: int, model: nn.Module, optimize
     atomic_write(path, lambda f: torch.save(state, f))
 
 
+def saved_settings(path: Path) -> dict:
+    """The settings a training state was saved with (the recipe, the precision, the compute kind)."""
+    state = read_file(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
+                      "a bannet training state", FIX)
+    return state.get("settings", {})
+
+
 def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
                         loaders: list[object], settings: dict) -> tuple[int, list[dict], float, float | None]:
     """Restore a saved state into model, optimizer, loss and loaders; returns (epochs done, history, wall seconds,

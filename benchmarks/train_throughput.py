@@ -33,8 +33,9 @@ from bannet.losses import build_loss, value_checks
 from bannet.models import build
 from bannet.precision import PRECISIONS, resolve_precision
 from bannet.provenance import device_name, git_commit
+from bannet.recipes import StepRecipe
 from bannet.reference import PixelDataset, PlainStep, plain_loader, reference_loss
-from bannet.train import TrainConfig, TrainStep, make_optimizer, prepare_model
+from bannet.train import TrainStep, prepare_model
 
 CIFAR = DATASETS["cifar10"]
 SMALL_IMAGEWANG = replace(DATASETS["imagewang"], image_size=64)  # ResNet-18's laptop-scale input
@@ -85,7 +86,7 @@ def fresh_model(name: str, seed: int) -> nn.Module:
     return build(name, INPUTS.get(name, CIFAR).num_classes)
 
 
-def plain_throughput(name: str, batches: Iterator, config: TrainConfig, device: torch.device,
+def plain_throughput(name: str, batches: Iterator, config: StepRecipe, device: torch.device,
                      args: argparse.Namespace) -> tuple[float, float]:
     """(label, student) images/s of the plain loop, with torch's default cuDNN settings whatever bannet set."""
     label = PlainStep(fresh_model(name, 0), config, device)
@@ -94,14 +95,14 @@ def plain_throughput(name: str, batches: Iterator, config: TrainConfig, device: 
         return tuple(images_per_second(step, batches, args.steps, args.warmup, device) for step in (label, student))
 
 
-def bannet_step(name: str, loss: str, config: TrainConfig, device: torch.device, seed: int = 0) -> TrainStep:
+def bannet_step(name: str, loss: str, config: StepRecipe, device: torch.device, seed: int = 0) -> TrainStep:
     """bannet's TrainStep for a fresh seeded model `name` with `loss`; "ban" gets a fresh same-architecture teacher."""
     teacher = prepare_model(fresh_model(name, seed + 1), device, config) if loss == "ban" else None
     model = prepare_model(fresh_model(name, seed), device, config)
-    return TrainStep(model, build_loss(loss), make_optimizer(model, config, device), config, device, teacher)
+    return TrainStep(model, build_loss(loss), config.make_optimizer(model, device), config, device, teacher)
 
 
-def fast_loader(images: Tensor, labels: Tensor, config: TrainConfig, device: torch.device,
+def fast_loader(images: Tensor, labels: Tensor, config: StepRecipe, device: torch.device,
                 seed: int = 0, spec: DatasetSpec = CIFAR) -> DeviceLoader:
     """bannet's device-resident training loader of the split, in the memory format the trainer uses."""
     return DeviceLoader(images, labels, spec, config.batch_size, train=True, device=device,
@@ -109,7 +110,7 @@ def fast_loader(images: Tensor, labels: Tensor, config: TrainConfig, device: tor
                         channels_last=resolve_precision(config.precision, device).channels_last)
 
 
-def bannet_throughput(name: str, batches: Iterator, config: TrainConfig, device: torch.device,
+def bannet_throughput(name: str, batches: Iterator, config: StepRecipe, device: torch.device,
                       args: argparse.Namespace) -> tuple[float, float]:
     """(label, student) images/s of bannet's TrainStep, with the trainer's value-check setting."""
     rates = []
@@ -120,7 +121,7 @@ def bannet_throughput(name: str, batches: Iterator, config: TrainConfig, device:
     return tuple(rates)
 
 
-def shared_worker(seed: int, name: str, images: Tensor, labels: Tensor, config: TrainConfig, device: torch.device,
+def shared_worker(seed: int, name: str, images: Tensor, labels: Tensor, config: StepRecipe, device: torch.device,
                   steps: int, warmup: int, barrier: multiprocessing.synchronize.Barrier,
                   results: multiprocessing.queues.Queue) -> None:
     """One of several processes sharing the device: bannet's label step on its own seed; puts (images, start, end)."""
@@ -138,7 +139,7 @@ def shared_worker(seed: int, name: str, images: Tensor, labels: Tensor, config: 
     results.put((steps * config.batch_size, start, time.perf_counter()))
 
 
-def shared_throughput(name: str, processes: int, images: Tensor, labels: Tensor, config: TrainConfig,
+def shared_throughput(name: str, processes: int, images: Tensor, labels: Tensor, config: StepRecipe,
                       device: torch.device, args: argparse.Namespace) -> float:
     """Total images/s of `processes` concurrent processes (one seed each) training `name` on the one device."""
     context = torch.multiprocessing.get_context("spawn")
@@ -291,7 +292,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def report_header(report: Report, args: argparse.Namespace, config: TrainConfig, device: torch.device,
+def report_header(report: Report, args: argparse.Namespace, config: StepRecipe, device: torch.device,
                   workloads: dict[str, Workload]) -> None:
     """Where, when, on what and how the numbers were taken."""
     fast = device.type == "cuda"
@@ -312,7 +313,7 @@ def report_header(report: Report, args: argparse.Namespace, config: TrainConfig,
     report("label step = ce; student step = ban with a same-architecture teacher, its forward included")
 
 
-def report_training(report: Report, args: argparse.Namespace, config: TrainConfig, device: torch.device,
+def report_training(report: Report, args: argparse.Namespace, config: StepRecipe, device: torch.device,
                     workloads: dict[str, Workload]) -> tuple[dict[str, float], dict[str, float]]:
     """The (a)/(b) table; returns the label-step speedups b/a and (b)'s student/label time ratios per model."""
     columns = ("model", "(a) label", "(b) label", "b/a", "(a) student", "(b) student", "b/a",
@@ -348,7 +349,7 @@ def report_losses(report: Report, device: torch.device) -> list[float]:
     return ratios
 
 
-def report_sharing(report: Report, args: argparse.Namespace, config: TrainConfig, device: torch.device,
+def report_sharing(report: Report, args: argparse.Namespace, config: StepRecipe, device: torch.device,
                    images: Tensor, labels: Tensor) -> None:
     """The table of K concurrent processes (one seed each) training the first model on the one device."""
     report(f"one device shared by concurrent processes: bannet's label step, {args.models[0]}, one seed each")
@@ -365,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
     """Measure, print the report and write it to --out."""
     args = parse_args(argv)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
-    config = TrainConfig(epochs=1, batch_size=args.batch_size, compile=args.compile, precision=args.precision)
+    config = StepRecipe(epochs=1, batch_size=args.batch_size, compile=args.compile, precision=args.precision)
     cifar = training_data(data_root(args.data))
     workloads = {name: small_imagewang_data() if INPUTS.get(name) is SMALL_IMAGEWANG else cifar
                  for name in args.models}

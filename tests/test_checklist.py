@@ -15,11 +15,12 @@ from torch import nn
 from bannet import born_again, losses
 from bannet.data import DATASETS, DeviceLoader
 from bannet.presets import get_preset, study_plan
-from bannet.train import TrainConfig, TrainStep, make_optimizer, train_model
+from bannet.recipes import StepRecipe
+from bannet.train import TrainStep, train_model
 from helpers import paper_design, tiny_mnist_like
 
 CPU = torch.device("cpu")
-FP32 = TrainConfig(epochs=1, batch_size=32, precision="fp32")
+FP32 = StepRecipe(epochs=1, batch_size=32, precision="fp32")
 
 
 def _batch(b: int = 16, n: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -92,7 +93,7 @@ def test_the_teacher_stays_in_eval_mode_and_gets_no_gradient():
 def test_the_teacher_is_never_its_own_student():
     model = nn.Linear(4, 3)
     with pytest.raises(ValueError, match="separate model"):
-        TrainStep(model, losses.build_loss("ban"), make_optimizer(model, FP32, CPU), FP32, CPU, teacher=model)
+        TrainStep(model, losses.build_loss("ban"), FP32.make_optimizer(model, CPU), FP32, CPU, teacher=model)
 
 
 def test_each_generation_starts_from_its_own_fresh_weights(tmp_path, monkeypatch):

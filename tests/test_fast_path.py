@@ -14,8 +14,9 @@ from torch.utils.data import DataLoader
 from bannet.data import DATASETS, DeviceLoader, load_split, spec_transform, torchvision_loader
 from bannet.losses import build_loss, names
 from bannet.models import build
+from bannet.recipes import StepRecipe
 from bannet.reference import PixelDataset, PlainStep, reference_loss
-from bannet.train import TrainConfig, TrainStep, make_optimizer
+from bannet.train import TrainStep
 from helpers import real_data_root
 
 CIFAR = DATASETS["cifar10"]
@@ -68,13 +69,13 @@ def test_every_loss_is_the_same_on_the_same_batch_through_both_paths(batches):
 @pytest.mark.parametrize("loss", ["ce", "ban"])
 def test_train_step_updates_parameters_like_the_plain_loop(batches, loss):
     (x_plain, y_plain), (x_fast, y_fast) = batches
-    config = TrainConfig(epochs=1, precision="fp32")  # the plain loop's precision: the same arithmetic on both sides
+    config = StepRecipe(epochs=1, precision="fp32")  # the plain loop's precision: the same arithmetic on both sides
     cpu = torch.device("cpu")
     start = seeded("wrn-10-1", 0)
     teacher = seeded("wrn-10-1", 1) if loss == "ban" else None
     plain_model, fast_model = copy.deepcopy(start), copy.deepcopy(start)
     plain_step = PlainStep(plain_model, config, cpu, teacher=copy.deepcopy(teacher), loss=loss)
-    fast_step = TrainStep(fast_model, build_loss(loss), make_optimizer(fast_model, config, cpu), config, cpu,
+    fast_step = TrainStep(fast_model, build_loss(loss), config.make_optimizer(fast_model, cpu), config, cpu,
                           teacher=copy.deepcopy(teacher))
     for _ in range(3):  # the momentum and Nesterov terms join from the second step
         plain_step(x_plain, y_plain)

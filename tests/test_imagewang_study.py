@@ -15,9 +15,10 @@ from bannet.data import EndlessBatches, StudyData, imagewang_files, load_split, 
 from bannet.losses import ban_loss, build_loss
 from bannet.models import build
 from bannet.presets import PRESETS, get_preset, study_plan
+from bannet.recipes import StepRecipe
 from bannet.records import load_study
 from bannet.report import paired_statement, seed_errors, study_table
-from bannet.train import TrainConfig, TrainStep
+from bannet.train import TrainStep
 from helpers import paper_design, tiny_mnist_like
 from test_distributed import _spawn as spawn
 
@@ -77,14 +78,14 @@ def test_step_loss_is_ban_on_labelled_plus_ban_on_unlabelled():
     expected = ban_loss(reference(x), teacher(x).detach()) + ban_loss(reference(x_u), teacher(x_u).detach())
     expected.backward()
     optimizer = torch.optim.SGD(student.parameters(), lr=1.0)
-    step = TrainStep(student, build_loss("ban"), optimizer, TrainConfig(epochs=1, precision="fp32"), CPU, teacher)
+    step = TrainStep(student, build_loss("ban"), optimizer, StepRecipe(epochs=1, precision="fp32"), CPU, teacher)
     loss, logits = step(x, y, x_u)
     torch.testing.assert_close(loss, expected.detach())
     assert not torch.allclose(loss, ban_loss(reference(x), teacher(x)).detach())  # the unlabelled term counts
     assert logits.shape == (6, 5)
     torch.testing.assert_close(student.weight, reference.weight - reference.weight.grad)  # its gradient too
     with pytest.raises(ValueError, match="teacher=None"):
-        TrainStep(nn.Linear(12, 5), build_loss("ce"), optimizer, TrainConfig(epochs=1), CPU)(x, y, x_u)
+        TrainStep(nn.Linear(12, 5), build_loss("ce"), optimizer, StepRecipe(epochs=1), CPU)(x, y, x_u)
 
 
 def test_ban_unsup_trains_on_cycled_unsup_batches_and_records_them(tiny_imagewang, tmp_path, monkeypatch):

@@ -132,6 +132,10 @@ def test_a_state_saved_with_other_settings_is_refused(tmp_path, tiny_data):
         runner.run_seed(0)
     assert records.model_files(tmp_path, 0, "teacher").state.is_file()
     with pytest.raises(InvalidInput, match=r"teacher\.state\.pt was saved by a run with other settings"):
+        run_study(replace(THREE_EPOCHS, lr=THREE_EPOCHS.lr / 2), [0], tmp_path, CPU, data=tiny_data, progress=False,
+                  log=lambda _: None)
+    # another precision is another compute kind: refused before anything loads, naming both kinds
+    with pytest.raises(InvalidInput, match=r"seed 0 was recorded on .*\(teacher\.state\.pt\); this machine is"):
         run_study(THREE_EPOCHS, [0], tmp_path, CPU, data=tiny_data, progress=False, log=lambda _: None,
                   precision="fp32" if runner.precision.bf16 else "bf16")
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from .augment import build_augmentation
+from .augment import Augmentation, build_augmentation
 from .specs import DatasetSpec
 
 
@@ -14,8 +14,9 @@ class DeviceLoader:
 
     Each `iter()` of a training loader draws a fresh permutation from `generator` (a CPU
     torch.Generator; its state simply advances, no set_epoch); evaluation loaders keep the stored
-    order. Augmentation (when `train` and spec.augment != "none") runs in batch on the device, then
-    x = (x / 255 − mean) / std.
+    order. Augmentation (when `train`: `augmentation`, by default the data set's, spec.augment) runs in
+    batch on the device, then x = (x / 255 − mean) / std. state_dict() holds the generator's state and
+    the augmentation's memory of earlier epochs, if it has one.
 
     Sharding: the global batch is batch_size × world_size. Global batch k is the slice
     [k·B·W, (k+1)·B·W) of the epoch permutation and rank r takes its contiguous part
@@ -32,7 +33,7 @@ class DeviceLoader:
     def __init__(self, images: Tensor, labels: Tensor, spec: DatasetSpec, batch_size: int, train: bool,
                  device: str | torch.device = "cpu", generator: torch.Generator | None = None,
                  drop_last: bool | None = None, rank: int = 0, world_size: int = 1,
-                 channels_last: bool = False) -> None:
+                 channels_last: bool = False, augmentation: Augmentation | None = None) -> None:
         _check_split(images, labels, spec)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -51,7 +52,7 @@ class DeviceLoader:
         self.rank = rank
         self.world_size = world_size
         self.channels_last = channels_last
-        self.augmentation = build_augmentation(spec) if train else None
+        self.augmentation = (augmentation or build_augmentation(spec)) if train else None
         shape = (1, spec.channels, 1, 1)
         self.mean = torch.tensor(spec.mean, device=self.device).view(shape)
         self.std = torch.tensor(spec.std, device=self.device).view(shape)
@@ -70,7 +71,10 @@ class DeviceLoader:
         """One epoch of this rank's batches; no batch waits on the host (the epoch's randomness moves up front)."""
         n, g = self.labels.shape[0], self.global_batch_size
         if self.train:
-            order = _to_device(torch.randperm(n, generator=self.generator), self.device)
+            order = torch.randperm(n, generator=self.generator)
+            if hasattr(self.augmentation, "start_epoch"):
+                self.augmentation.start_epoch(order, self.generator)
+            order = _to_device(order, self.device)
         else:
             order = torch.arange(n, device=self.device)
         params = self._draw_epoch(n, g)
@@ -85,6 +89,18 @@ class DeviceLoader:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.labels[index]
+
+    def state_dict(self) -> dict:
+        """Where the loader stands between epochs: its generator's state and its augmentation's, if any."""
+        remembers = hasattr(self.augmentation, "state_dict")
+        return {"generator": self.generator.get_state(),
+                "augmentation": self.augmentation.state_dict() if remembers else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a state_dict()."""
+        self.generator.set_state(state["generator"])
+        if state["augmentation"] is not None:
+            self.augmentation.load_state_dict(state["augmentation"])
 
     def _draw_epoch(self, n: int, g: int) -> dict[str, Tensor]:
         """The augmentation parameters of every global batch of the epoch, drawn in batch order, on the device."""
@@ -138,7 +154,7 @@ class EndlessBatches:
             raise ValueError(f"{len(loader.labels)} images are fewer than one batch of {loader.global_batch_size}")
         self.loader = loader
         self._pass: Iterator[tuple[Tensor, Tensor]] | None = None
-        self._pass_start = loader.generator.get_state()
+        self._pass_start = loader.state_dict()
         self._taken = 0
 
     def __iter__(self) -> "EndlessBatches":
@@ -149,7 +165,7 @@ class EndlessBatches:
         batch = None
         while batch is None:  # a pass ended: the next begins (the loader holds at least one batch)
             if self._pass is None:
-                self._pass_start, self._taken = self.loader.generator.get_state(), 0
+                self._pass_start, self._taken = self.loader.state_dict(), 0
                 self._pass = iter(self.loader)
             batch = next(self._pass, None)
             if batch is None:
@@ -158,17 +174,17 @@ class EndlessBatches:
         return batch[0]
 
     def state_dict(self) -> dict:
-        """Where the stream stands: the current pass's starting generator state and the batches taken from it."""
+        """Where the stream stands: the loader's state when the current pass began and the batches taken from it."""
         started = self._pass is not None
-        return {"pass_start": self._pass_start if started else self.loader.generator.get_state(),
+        return {"pass_start": self._pass_start if started else self.loader.state_dict(),
                 "taken": self._taken if started else 0}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue where a stream with this state stood (the pass's batches are recomputed up to that point)."""
-        self.loader.generator.set_state(state["pass_start"])
+        self.loader.load_state_dict(state["pass_start"])
         self._pass, self._pass_start, self._taken = None, state["pass_start"], 0
         if state["taken"]:
-            self._pass_start, self._pass = self.loader.generator.get_state(), iter(self.loader)
+            self._pass_start, self._pass = self.loader.state_dict(), iter(self.loader)
             for _ in range(state["taken"]):
                 next(self._pass)
             self._taken = state["taken"]

@@ -2,10 +2,12 @@
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from ..errors import InvalidInput
 from ._checks import check_num_classes
+from .airbench import airbench
 from .densenet import densenet_bc
 from .imagenet import densenet121, resnet18
 from .names import FAMILY_PATTERNS
@@ -13,14 +15,18 @@ from .perceptron import mlp
 from .preact_resnet import preresnet, wrn
 
 __all__ = [
+    "FIT_IMAGES",
     "PAPER_DENSENETS",
     "PAPER_PARAMS",
+    "airbench",
     "build",
     "count_parameters",
     "densenet121",
     "densenet_bc",
+    "fit_to_training_images",
     "mlp",
     "names",
+    "needs_training_images",
     "preresnet",
     "resnet18",
     "wrn",
@@ -33,7 +39,8 @@ FIXED_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
 }
 
 PATTERN_BUILDERS: dict[str, Callable[..., nn.Module]] = {"wrn-D-W": wrn, "densenet-D-G": densenet_bc,
-                                                          "preresnet-D": preresnet}
+                                                          "preresnet-D": preresnet,
+                                                          "airbench-W1-W2-W3": airbench}
 
 CANONICAL_NAMES = [
     "mlp",
@@ -49,6 +56,8 @@ CANONICAL_NAMES = [
     "preresnet-110",
     "resnet18",
     "densenet121",
+    "airbench-64-256-256",
+    "airbench-128-384-384",
 ]
 
 PAPER_PARAMS: dict[str, float] = {
@@ -78,13 +87,15 @@ other depth that is not 6n+4 is refused.
 
 
 def names() -> list[str]:
-    """Canonical model names: the paper's WRNs and DenseNet-BCs, and the MLP, Pre-ResNets, ResNet-18 and DenseNet-121
-    the book adds (the paper's shape-matched Pre-ResNet-14 students of its Table 5 are not implemented)."""
+    """Canonical model names: the paper's WRNs and DenseNet-BCs, and the MLP, Pre-ResNets, ResNet-18, DenseNet-121 and
+    fast airbench networks the book adds (the paper's shape-matched Pre-ResNet-14 students of its Table 5 are not
+    implemented)."""
     return list(CANONICAL_NAMES)
 
 
 def build(name: str, num_classes: int) -> nn.Module:
-    """Build a freshly initialised model from a canonical name or a ``wrn-D-W``/``densenet-D-G``/``preresnet-D`` name.
+    """Build a freshly initialised model from a canonical name or a ``wrn-D-W``/``densenet-D-G``/``preresnet-D``/
+    ``airbench-W1-W2-W3`` name. A model for which needs_training_images() is true is fitted before it trains.
 
     The paper's densenet-90-60, densenet-80-80 and densenet-80-120 build the models PAPER_DENSENETS names.
     """
@@ -107,3 +118,24 @@ def build(name: str, num_classes: int) -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Total number of parameter elements, sum over p of p.numel()."""
     return sum(parameter.numel() for parameter in model.parameters())
+
+
+FIT_IMAGES = 5000
+"""How many training images (the first of the split, un-augmented) a model that needs_training_images is fitted on,
+as airbench fits its whitening."""
+
+
+def needs_training_images(model: nn.Module) -> bool:
+    """True when part of the model is computed from the training images before training (airbench's whitening)."""
+    return any(hasattr(module, "fit_to_training_images") for module in model.modules())
+
+
+def fit_to_training_images(model: nn.Module, images: torch.Tensor) -> nn.Module:
+    """Fit every part of `model` that is computed from the normalised, un-augmented training images; returns it.
+
+    The one place this happens: every model a study trains is fitted here, on training images only, never test ones.
+    """
+    for module in model.modules():
+        if hasattr(module, "fit_to_training_images"):
+            module.fit_to_training_images(images)
+    return model

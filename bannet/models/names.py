@@ -6,6 +6,7 @@ FAMILY_PATTERNS: dict[str, re.Pattern[str]] = {
     "wrn-D-W": re.compile(r"wrn-(\d+)-(\d+)"),
     "densenet-D-G": re.compile(r"densenet-(\d+)-(\d+)"),
     "preresnet-D": re.compile(r"preresnet-(\d+)"),
+    "airbench-W1-W2-W3": re.compile(r"airbench-(\d+)-(\d+)-(\d+)"),
 }
 
 # The smallest depth each family builds, at the same width for WRN, so a smoke run keeps the family's shape.
@@ -13,6 +14,7 @@ _SMALL_SIBLINGS = {
     "wrn-D-W": lambda depth, widen: f"wrn-10-{widen}",
     "densenet-D-G": lambda depth, growth: "densenet-22-4",
     "preresnet-D": lambda depth: "preresnet-8",
+    "airbench-W1-W2-W3": lambda *widths: "airbench-8-16-16",
 }
 
 
