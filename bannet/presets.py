@@ -125,7 +125,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                        "its softmax at T = 1 with no label term; two generations, BAN+L, CWTM, DKPP and the controls: "
                        "an independent model paired by seed, a teacher with twice the epochs, label smoothing",
            generations=2, batch_size=1000, lr=5.0, recipe="airbench", independent_models=1, equal_compute=True,
-           label_smoothing=True, seeds=tuple(range(20)),
+           label_smoothing=True, seeds=tuple(range(5)),
            paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1 + " (WRN-28-1, 200 epochs)"),
     Preset("cifar100-airbench", "cifar100", "airbench-128-384-384", "airbench-128-384-384", epochs=20,
            description="CIFAR-100 in the converged regime: a wider airbench network (128-384-384) and Jordan's fast "
@@ -133,7 +133,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                        "learn from its softmax at T = 1; three generations, BAN+L, CWTM, DKPP and the controls: "
                        "independent ensembles paired by seed, a teacher with twice the epochs, label smoothing",
            batch_size=1000, lr=5.0, recipe="airbench", independent_models=2, equal_compute=True, label_smoothing=True,
-           seeds=tuple(range(8)), paper=_TABLE2_PAPER,
+           seeds=tuple(range(4)), paper=_TABLE2_PAPER,
            paper_source=_TABLE2 + "; its generation column gives BAN-1 as 17.61, its loss column 16.95"),
     Preset("cifar100-densenet-112-33-to-wrn-28-2", "cifar100", "densenet-112-33", "wrn-28-2", epochs=200,
            description="CIFAR-100 cross-architecture: DenseNet-BC-112-33 teacher, WRN-28-2 students",

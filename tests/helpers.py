@@ -41,6 +41,21 @@ def tiny_mnist_like(train_size: int = 256, test_size: int = 128, seed: int = 0) 
     return StudyData(DATASETS["mnist"], *split(train_size), *split(test_size))
 
 
+def tiny_cifar_like(train_size: int = 256, test_size: int = 128, seed: int = 0) -> StudyData:
+    """A learnable 10-class set of 32×32 colour uint8 images: class c lights up a bar in row band c, and only the
+    left half of it (so a mirror changes the image), plus noise."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.randint(0, 10, (n,), generator=generator)
+        images = torch.randint(0, 60, (n, 3, 32, 32), generator=generator, dtype=torch.uint8)
+        for c in range(10):
+            images[labels == c, c % 3, 3 * c + 1: 3 * c + 3, :20] = 255
+        return images, labels
+
+    return StudyData(DATASETS["cifar10"], *split(train_size), *split(test_size))
+
+
 def write_tiny_imagewang(root: Path, train_per_class: int = 6, val_per_class: int = 4, unsup: int = 12,
                          classes: int = 4, seed: int = 0) -> Path:
     """root/imagewang-128/: train/<wnid>/ of `classes` classes, val/ of the last half of them, unsup/ (no labels)."""

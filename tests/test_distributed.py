@@ -192,8 +192,12 @@ def test_a_failing_rank_stops_the_run_and_keeps_finished_records(tmp_path):
     assert not list(out.rglob("*.tmp"))
     before = teacher.record.read_bytes()
     assert records.load_record(teacher.record)["parallel"]["world_size"] == 2
-    log = []
-    run_study(FAILING, [0], out, CPU, data=tiny_mnist_like(), progress=False, log=log.append)
+    log, threads = [], torch.get_num_threads()
+    torch.set_num_threads(1)  # the ranks' thread count: a seed's models share one compute kind
+    try:
+        run_study(FAILING, [0], out, CPU, data=tiny_mnist_like(), progress=False, log=log.append)
+    finally:
+        torch.set_num_threads(threads)
     assert log[0] == "seed 0 teacher: recorded, skipped" and teacher.record.read_bytes() == before
     assert records.is_finished(records.model_files(out, 0, "ban-1"))
 

@@ -108,7 +108,7 @@ def test_records_state_the_precision_and_the_processor(tmp_path, tiny_data):
     run_study(TEACHER_ONLY, [0], tmp_path, CPU, data=tiny_data, precision="fp32", **quiet)
     record = records.load_record(records.model_files(tmp_path, 0, "teacher").record)
     provenance = record["provenance"]
-    assert provenance["precision"] == {"requested": "fp32", "compute": "fp32", "memory_format": "contiguous"}
+    assert provenance["precision"] == {"requested": "fp32", "compute": "fp32", "memory_format": "channels_last"}
     assert provenance["threads"] == torch.get_num_threads() and provenance["cpu"]["model"]
     assert provenance["cpu"]["torch_capability"] == torch.backends.cpu.get_cpu_capability()
     assert record["train"]["precision"] == "fp32"
