@@ -89,7 +89,7 @@ def test_the_schedule_starts_peaks_and_ends_where_the_recipe_says():
 def test_batchnorm_biases_learn_faster_with_the_same_absolute_decay_and_frozen_weights_are_not_optimised():
     model = build("airbench-8-16-16", 10)
     optimizer = FastRecipe(epochs=1).make_optimizer(model, CPU)
-    biases, others = optimizer.param_groups
+    others, biases = optimizer.param_groups
     assert biases["lr"] == pytest.approx(64 * others["lr"])
     assert biases["lr"] * biases["weight_decay"] == pytest.approx(others["lr"] * others["weight_decay"])
     optimised = {id(p) for group in optimizer.param_groups for p in group["params"]}

@@ -71,14 +71,15 @@ class FastRecipe(Recipe):
         return self.lr * self._per_batch
 
     def make_optimizer(self, model: nn.Module, device: torch.device) -> torch.optim.SGD:
-        """Two groups: BatchNorm biases at sgd_lr · bias_lr_factor, the rest at sgd_lr; both decay each weight by
-        weight_decay · batch / 1024 · (1 − m) / (2 − m) per step at the schedule's peak, whatever their rate."""
+        """Two groups: the weights at sgd_lr (first, so an epoch's recorded rate is theirs), BatchNorm biases at
+        sgd_lr · bias_lr_factor; both decay each weight by weight_decay · batch / 1024 · (1 − m) / (2 − m) per step at
+        the schedule's peak, whatever their rate."""
         norm_biases = {id(m.bias) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
         trainable = [p for p in model.parameters() if p.requires_grad]
         decay = self.weight_decay * self._per_batch
         groups = []
-        for params, lr in (([p for p in trainable if id(p) in norm_biases], self.sgd_lr * self.bias_lr_factor),
-                           ([p for p in trainable if id(p) not in norm_biases], self.sgd_lr)):
+        for params, lr in (([p for p in trainable if id(p) not in norm_biases], self.sgd_lr),
+                           ([p for p in trainable if id(p) in norm_biases], self.sgd_lr * self.bias_lr_factor)):
             if params:
                 groups.append({"params": params, "lr": lr, "weight_decay": decay / lr})
         return sgd(groups, self.momentum, True, device)
