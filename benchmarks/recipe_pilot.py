@@ -16,24 +16,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from schedule_pilot import candidate
 
 from bannet.born_again import run_study
 from bannet.compute_kind import kind_label, record_kind
-from bannet.models import build
 from bannet.presets import PRESETS, PROFILES, get_preset
 from bannet.records import load_study
 
 COLUMNS = ("data set", "network", "epochs", "seed", "plain test acc %", "flip-TTA test acc %",
            "un-augmented train acc %", "wall min", "CPU min", "compute kind")
-
-
-def candidate(text: str) -> tuple[str, int]:
-    """ARCH:EPOCHS as (arch, epochs); argparse reports a malformed one."""
-    arch, _, epochs = text.partition(":")
-    build(arch, 10)  # an unknown architecture fails here, before any training
-    if not epochs.isdigit() or int(epochs) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give ARCH:EPOCHS with EPOCHS >= 1")
-    return arch, int(epochs)
 
 
 def table(out: Path) -> str:

@@ -14,8 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 STUDIES = sorted(p for p in (ROOT / "results").glob("*") if p.is_dir() and any(p.glob("seed-*/*.json")))
 
 
-def test_mnist_study_is_recorded():
-    assert ROOT / "results" / "mnist-mlp" in STUDIES
+def test_the_mnist_study_is_recorded_in_full():
+    study = load_study(ROOT / "results" / "mnist-mlp")
+    preset = PRESETS["mnist-mlp"]
+    assert set(study.seeds) >= set(preset.seeds)
+    planned = {spec.name for spec in study_plan(preset)}
+    assert all(planned <= set(study.models[seed]) for seed in preset.seeds)
 
 
 @pytest.mark.parametrize("study_dir", STUDIES, ids=lambda p: p.name)
