@@ -12,11 +12,13 @@ from queue import SimpleQueue
 import torch
 
 from bannet import distributed
-from bannet.born_again import check_out, check_seeds, run_study
+from bannet.born_again import run_study
 from bannet.compute_kind import format_seeds_per_kind
 from bannet.errors import InvalidInput, UserError
 from bannet.precision import PRECISIONS
+from bannet.preflight import check_jobs, check_records, check_request
 from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, study_plan
+from bannet.recipes import recipe_for
 from bannet.records import load_study
 from bannet.report import study_table
 
@@ -47,23 +49,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Train (or resume) a study and print its table: here, data-parallel under torchrun, or one process per seed."""
     preset = get_preset(args.preset, args.profile)
     out = Path(args.out or Path("runs") / preset.folder_name)
-    check_seeds(args.seeds)
-    if args.models:
-        required_models(study_plan(preset), args.models)
     if distributed.launched_by_torchrun():
         if args.jobs not in (None, 1):
             raise InvalidInput(f"--jobs {args.jobs} starts its own processes; under torchrun every process trains "
                                "the same model data-parallel: leave --jobs out")
         return distributed.run_in_process_group(lambda device: _run_here(args, preset, out, device), args.device)
     device = _device(args.device)
-    check_out(out, preset)
+    check_jobs(args.jobs)
     gpus = _visible_gpus() if args.device in ("auto", "cuda") else []
-    if args.jobs is not None and args.jobs < 1:
-        raise InvalidInput(f"--jobs must be >= 1, got {args.jobs}")
     jobs = min(args.jobs if args.jobs is not None else max(1, len(gpus)), len(args.seeds))  # no idle process
+    if jobs > 1 and args.device.startswith("cuda:"):
+        raise InvalidInput(f"--jobs pins each seed to its own GPU: use --device auto or cuda, not {args.device}")
+    check_request(preset, args.seeds, args.models, out, logs=jobs > 1)  # before anything is created
     if jobs > 1:
-        if args.device.startswith("cuda:"):
-            raise InvalidInput(f"--jobs pins each seed to its own GPU: use --device auto or cuda, not {args.device}")
         return _run_seeds_in_parallel(args, preset, out, jobs, gpus)
     return _run_here(args, preset, out, device)
 
@@ -94,7 +92,9 @@ def _seed_command(args: argparse.Namespace, seed: int, out: Path) -> list[str]:
 
 
 def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, jobs: int, gpus: list[str]) -> int:
-    """One child process per seed, at most `jobs` at once, each pinned to a GPU round-robin (or sharing the CPU)."""
+    """One child process per seed, at most `jobs` at once, each pinned to a GPU round-robin (or sharing the CPU), once
+    the records they add to are checked."""
+    check_records(out, preset, recipe_for(preset, args.precision, args.compile), args.seeds, print)
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     python_path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),

@@ -5,18 +5,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from bannet import born_again, cli
+from bannet import cli
 from bannet.born_again import run_study
 from bannet.presets import get_preset
 from helpers import paper_design
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """Make any training attempt fail the test loudly."""
-    def trained(*args, **kwargs):
-        raise AssertionError("a model was trained")
-    monkeypatch.setattr(born_again, "train_model", trained)
 
 
 def _one_line_error(capsys, argv: list[str]) -> str:
