@@ -2,6 +2,7 @@
 
 import zlib
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import torch
 from torch import nn
 
 from bannet import data as bdata
-from bannet import distributed, files, preflight, records
+from bannet import distributed, files, locks, preflight, records
 from bannet.compute_kind import check_kind, check_seed_kind, compute_kind
 from bannet.data.study import StudyData, load_study_data
 from bannet.errors import InvalidInput
@@ -227,17 +228,19 @@ def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device,
               log: Callable[[str], None] = print, compile: bool = False, precision: str = "auto",
               download: bool = True, models: list[str] | None = None) -> Path:
     """Run (or resume) a whole study into `out`, seed after seed; returns `out`. The request and every record it adds
-    to are checked before anything trains."""
+    to are checked before anything trains, and no other run may write to `out` meanwhile."""
     main = distributed.is_main()  # rank 0 alone reads and writes the folder
     preflight.check_request(preset, seeds, models, out if main else None)
-    if main:
-        preflight.check_records(out, preset, recipe_for(preset, precision, compile), seeds, log)
-    if data is None:
-        with distributed.local_main_first():  # one download per machine
-            data = load_study_data(preset, root, download)
-    runner = StudyRunner(preset, out, data, device, progress, log, compile=compile, precision=precision)
-    if main:
-        runner.check_kind(seeds)
-    for seed in seeds:
-        runner.run_seed(seed, models)
+    with locks.study_lock(out) if main else nullcontext():
+        if main:
+            preflight.check_records(out, preset, recipe_for(preset, precision, compile), seeds, log)
+        if data is None:
+            with distributed.local_main_first():  # one download per machine
+                data = load_study_data(preset, root, download)
+        runner = StudyRunner(preset, out, data, device, progress, log, compile=compile, precision=precision)
+        if main:
+            runner.check_kind(seeds)
+        for seed in seeds:
+            with locks.seed_lock(out, seed) if main else nullcontext():
+                runner.run_seed(seed, models)
     return Path(out)

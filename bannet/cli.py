@@ -15,6 +15,7 @@ from bannet import distributed
 from bannet.born_again import run_study
 from bannet.compute_kind import format_seeds_per_kind
 from bannet.errors import InvalidInput, UserError
+from bannet.locks import study_lock
 from bannet.precision import PRECISIONS
 from bannet.preflight import check_jobs, check_records, check_request
 from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, study_plan
@@ -92,9 +93,15 @@ def _seed_command(args: argparse.Namespace, seed: int, out: Path) -> list[str]:
 
 
 def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, jobs: int, gpus: list[str]) -> int:
-    """One child process per seed, at most `jobs` at once, each pinned to a GPU round-robin (or sharing the CPU), once
-    the records they add to are checked."""
-    check_records(out, preset, recipe_for(preset, args.precision, args.compile), args.seeds, print)
+    """One child process per seed, at most `jobs` at once, each pinned to a GPU round-robin (or sharing the CPU), under
+    this run's lock on `out` (each child holds its seed's), once the records they add to are checked."""
+    with study_lock(out):
+        check_records(out, preset, recipe_for(preset, args.precision, args.compile), args.seeds, print)
+        return _run_children(args, preset, out, jobs, gpus)
+
+
+def _run_children(args: argparse.Namespace, preset: Preset, out: Path, jobs: int, gpus: list[str]) -> int:
+    """Start the children and wait for them; one line per failed seed."""
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     python_path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
