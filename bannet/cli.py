@@ -2,12 +2,9 @@
 
 import argparse
 import os
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
-from queue import SimpleQueue
 
 import torch
 
@@ -22,6 +19,7 @@ from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_model
 from bannet.recipes import recipe_for
 from bannet.records import load_study
 from bannet.report import study_table
+from bannet.seed_processes import SeedProcesses, run_seeds_in_parallel
 
 
 def _device(name: str) -> torch.device:
@@ -63,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise InvalidInput(f"--jobs pins each seed to its own GPU: use --device auto or cuda, not {args.device}")
     check_request(preset, args.seeds, args.models, out, logs=jobs > 1)  # before anything is created
     if jobs > 1:
-        return _run_seeds_in_parallel(args, preset, out, jobs, gpus)
+        return _run_seeds_in_parallel(args, preset, out, SeedProcesses(args, out, jobs, gpus))
     return _run_here(args, preset, out, device)
 
 
@@ -82,60 +80,17 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
     return 0
 
 
-def _seed_command(args: argparse.Namespace, seed: int, out: Path) -> list[str]:
-    """The command line that runs one seed of the study in a child process."""
-    command = [sys.executable, "-m", "bannet", "run", args.preset, "--seeds", str(seed), "--profile", args.profile,
-               "--out", str(out), "--device", args.device, "--precision", args.precision, "--no-progress",
-               "--jobs", "1"]
-    flags = [flag for flag, on in (("--compile", args.compile), ("--no-download", args.no_download)) if on]
-    models = ["--models", *args.models] if args.models else []
-    return command + (["--data", args.data] if args.data else []) + flags + models
-
-
-def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, jobs: int, gpus: list[str]) -> int:
-    """One child process per seed, at most `jobs` at once, each pinned to a GPU round-robin (or sharing the CPU), under
-    this run's lock on `out` (each child holds its seed's), once the records they add to are checked."""
+def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, processes: SeedProcesses) -> int:
+    """Every seed in its own process under this run's lock on `out`, once the records it adds to are checked."""
     with study_lock(out):
         check_records(out, preset, recipe_for(preset, args.precision, args.compile), args.seeds, print)
-        return _run_children(args, preset, out, jobs, gpus)
-
-
-def _run_children(args: argparse.Namespace, preset: Preset, out: Path, jobs: int, gpus: list[str]) -> int:
-    """Start the children and wait for them; one line per failed seed."""
-    logs = out / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    python_path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
-                                                os.environ.get("PYTHONPATH")]))  # the children import this bannet
-    slots: SimpleQueue[int] = SimpleQueue()
-    for slot in range(jobs):
-        slots.put(slot)
-
-    def run_seed(seed: int) -> str | None:
-        slot = slots.get()
-        env = {**os.environ, "PYTHONPATH": python_path}
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-        else:
-            env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
-        log = logs / f"seed-{seed}.log"
-        try:
-            with open(log, "w") as stream:
-                code = subprocess.run(_seed_command(args, seed, out), stdout=stream, stderr=subprocess.STDOUT,
-                                      env=env).returncode
-        finally:
-            slots.put(slot)
-        return None if code == 0 else f"seed {seed} failed (exit code {code}); its log: {log}"
-
-    where = f"GPUs {', '.join(gpus)}" if gpus else "the CPU"
-    print(f"{preset.name} [{preset.profile}]: seeds {args.seeds}, {jobs} processes at once on {where}; "
-          f"records in {out}, one log per seed in {logs}")
-    with ThreadPoolExecutor(jobs) as pool:
-        failures = [failure for failure in pool.map(run_seed, args.seeds) if failure]
-    if failures:
-        print("\n".join(failures), file=sys.stderr)
-        return 1
-    _print_table(out)
-    return 0
+        where = f"GPUs {', '.join(processes.gpus)}" if processes.gpus else "the CPU"
+        print(f"{preset.name} [{preset.profile}]: seeds {args.seeds}, {processes.jobs} processes at once on {where}; "
+              f"records in {out}, one log per seed in {processes.logs}")
+        code = run_seeds_in_parallel(processes, args.seeds)
+    if code == 0:
+        _print_table(out)
+    return code
 
 
 def _print_table(out: Path) -> None:

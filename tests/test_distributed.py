@@ -213,7 +213,8 @@ def test_torchrun_cli_runs_a_smoke_study_on_two_processes(tmp_path, mnist_root):
 
 
 def test_seeds_run_in_parallel_processes_and_a_failed_seed_is_named(tmp_path, mnist_root, capsys, monkeypatch):
-    """--jobs 2: one process per seed, a log per seed; seed 0 equals an in-process run; a broken seed is reported."""
+    """--jobs 2: one process per seed, a log per seed; seed 0 equals an in-process run; a broken seed is reported
+    with its own error line."""
     out = tmp_path / "study"
     state = out / "seed-1" / "teacher.state.pt"
     state.parent.mkdir(parents=True)
@@ -224,8 +225,8 @@ def test_seeds_run_in_parallel_processes_and_a_failed_seed_is_named(tmp_path, mn
     printed = capsys.readouterr()
     assert code == 1, printed
     assert "seeds [0, 1], 2 processes at once on the CPU" in printed.out
-    assert f"seed 1 failed (exit code 2); its log: {out / 'logs' / 'seed-1.log'}" in printed.err
-    assert f"bannet: {state} cannot be read as a bannet training state" in (out / "logs" / "seed-1.log").read_text()
+    assert f"seed 1 failed (exit code 2): bannet: {state} cannot be read as a bannet training state" in printed.err
+    assert printed.err.rstrip().endswith(f"its log: {out / 'logs' / 'seed-1.log'}")
     assert "| teacher | 1 |" in (out / "logs" / "seed-0.log").read_text()
     preset = get_preset("mnist-mlp", "smoke")
     names = [spec.name for spec in study_plan(preset)]

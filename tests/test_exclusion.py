@@ -1,8 +1,9 @@
 """One writer per study folder: a second run is refused in one line naming the first, a killed run blocks nothing,
-a --jobs run's children work under its lock."""
+a --jobs run's children work under its lock and stop with it."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -42,6 +43,17 @@ born_again.run_study(TEACHER_ONLY, [0], Path(sys.argv[1]), torch.device("cpu"), 
                      progress=False)
 """
 
+# A --jobs run of two seeds into argv[1] whose children, instead of training, write their pid and sleep.
+JOBS_RUN = """
+import sys
+from bannet import cli, seed_processes
+
+SLEEP = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(600)"
+seed_processes.seed_command = lambda args, seed, out: [sys.executable, "-c", SLEEP, f"{out}/child-{seed}.pid"]
+sys.exit(cli.main(["run", "mnist-mlp", "--profile", "smoke", "--seeds", "0", "1", "--jobs", "2", "--out", sys.argv[1],
+                   "--device", "cpu", "--no-download", "--no-progress"]))
+"""
+
 # Takes the study lock of argv[1], then seed argv[2]'s lock, as a --jobs run's child does, and says so.
 CHILD = """
 import sys
@@ -63,6 +75,14 @@ def _wait_for(paths: list[Path], process: subprocess.Popen) -> None:
     while not all(path.exists() for path in paths) and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     assert all(path.exists() for path in paths), process.communicate()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, dead but not yet waited for, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_a_second_run_is_refused_naming_the_first_and_a_killed_run_blocks_nothing(tmp_path, tiny_data):
@@ -97,3 +117,20 @@ def test_a_child_works_under_its_parents_study_lock_and_each_seed_has_one_writer
                                  f"{str(tmp_path)!r}, '0']).returncode)")  # its parent holds nothing
         _, err = stranger.communicate(timeout=60)
         assert stranger.returncode != 0 and f"the study folder {tmp_path} is being written by process" in err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_children_of_a_jobs_run_stop_with_it(tmp_path, signum):
+    out = tmp_path / "study"
+    parent = _python("-c", JOBS_RUN, str(out))
+    pid_files = [out / "child-0.pid", out / "child-1.pid"]
+    _wait_for(pid_files, parent)
+    time.sleep(0.2)  # the pid is written before the file is closed
+    children = [int(path.read_text()) for path in pid_files]
+    parent.send_signal(signum)
+    _, err = parent.communicate(timeout=60)
+    name = signal.Signals(signum).name
+    assert parent.returncode == 128 + signum and err.strip().splitlines() == [
+        f"bannet: stopped by {name}: the processes of seeds [0, 1] were stopped; what they recorded is kept, and the "
+        "same command resumes them"], err
+    assert not any(_alive(pid) for pid in children)
