@@ -1,17 +1,16 @@
 """The born-again sequence: a teacher from labels, then generations BAN-1..K each taught by the previous one."""
 
-import json
-import tempfile
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from bannet import data as bdata
-from bannet import distributed, files, records
+from bannet import distributed, files, locks, preflight, records
 from bannet.compute_kind import check_kind, check_seed_kind, compute_kind
 from bannet.data.study import StudyData, load_study_data
 from bannet.errors import InvalidInput
@@ -21,14 +20,9 @@ from bannet.precision import resolve_precision
 from bannet.presets import ModelSpec, Preset, required_models, study_plan
 from bannet.provenance import provenance
 from bannet.recipes import Recipe, recipe_for
+from bannet.study_settings import run_settings
 from bannet.train import EpochMetrics, TrainResult, evaluate, prepare_model, train_model, tta_probabilities
 from bannet.training_state import saved_settings
-
-# Preset fields that only add models or describe the study: a resumed study may change them. The profile is
-# compared on its own (the record's top-level "profile").
-_STUDY_SHAPE_FIELDS = {"description", "generations", "students", "ensemble_of", "paper", "paper_source",
-                       "independent_models", "equal_compute", "label_smoothing", "temperatures", "seeds",
-                       "budget_hours", "profile"}
 
 
 def derived_seed(seed: int, model: str) -> int:
@@ -143,30 +137,17 @@ class StudyRunner:
 
     def _finished_models(self, seed: int, plan: list[ModelSpec]) -> set[str]:
         """The models of the plan already recorded for this seed, each checked to share this run's settings and to
-        have its outputs intact."""
+        have its outputs intact (the training state a killed run left beside one is removed)."""
+        ours = run_settings(self.preset, self.config)
         finished = set()
         for spec in plan:
             model_files = records.model_files(self.out, seed, spec.name)
             if records.is_finished(model_files):
-                recorded = self._check_same_settings(model_files)
-                records.load_outputs(model_files.logits)
-                records.verify(model_files, "logits", recorded)
+                recorded = records.load_record(model_files.record)
+                preflight.check_recorded(model_files.record, recorded, self.preset, ours)
+                preflight.check_finished(model_files, recorded, self.log)
                 finished.add(spec.name)
         return finished
-
-    def _check_same_settings(self, files: records.ModelFiles) -> dict:
-        """The model's record; refused when trained with other settings: the profile, or a preset field that shapes
-        training (fields that only add models or describe the study, such as generations, may change)."""
-        recorded = records.load_record(files.record)
-        ours = json.loads(json.dumps(asdict(self.preset)))
-        theirs = recorded.get("preset", {})
-        differ = sorted(k for k in ours.keys() & theirs.keys() - _STUDY_SHAPE_FIELDS if ours[k] != theirs[k])
-        if recorded.get("profile") != self.preset.profile:
-            differ.insert(0, "profile")
-        if differ:
-            raise InvalidInput(f"{files.record} was recorded with other settings ({', '.join(differ)}) than "
-                             f"{self.preset.name} [{self.preset.profile}]: use another --out, or delete it to retrain")
-        return recorded
 
     @staticmethod
     def _teaches(plan: list[ModelSpec], spec: ModelSpec) -> bool:
@@ -242,47 +223,24 @@ class StudyRunner:
         self.log(f"seed {seed} {spec.name}: test error {record['test_error_pct']:.2f}% ({result.wall_time_s:.1f} s)")
 
 
-def check_seeds(seeds: list[int]) -> list[int]:
-    """`seeds` when there is at least one and they are distinct non-negative integers; a one-line error otherwise."""
-    if not seeds:
-        raise InvalidInput("give at least one seed")
-    if any(seed < 0 for seed in seeds):
-        raise InvalidInput(f"seeds must be >= 0 (a study folder names them seed-<k>), got {seeds}")
-    if len(set(seeds)) != len(seeds):
-        raise InvalidInput(f"seeds must be distinct, got {seeds}")
-    return seeds
-
-
-def check_out(out: Path, preset: Preset) -> None:
-    """Before any training: `out` is (or can be made) a writable folder holding no other study's records."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InvalidInput(f"--out {out} is a file, not a folder: give a folder for the study's records")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=out).close()
-    except OSError as error:
-        raise InvalidInput(f"--out {out} is not writable ({error.strerror or error}): give a folder you can write to") \
-            from error
-    records.check_study_folder(out, preset.name, preset.profile)
-
-
 def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device, data: StudyData | None = None,
               root: str | Path | None = None, progress: bool = True,
               log: Callable[[str], None] = print, compile: bool = False, precision: str = "auto",
               download: bool = True, models: list[str] | None = None) -> Path:
-    """Run (or resume) a whole study into `out`, seed after seed; returns `out`. Inputs are checked before training."""
-    check_seeds(seeds)
-    if models:
-        required_models(study_plan(preset), models)  # an unknown name fails before anything loads or trains
-    if distributed.is_main():
-        check_out(out, preset)
-    if data is None:
-        with distributed.local_main_first():  # one download per machine
-            data = load_study_data(preset, root, download)
-    runner = StudyRunner(preset, out, data, device, progress, log, compile=compile, precision=precision)
-    if distributed.is_main():
-        runner.check_kind(seeds)
-    for seed in seeds:
-        runner.run_seed(seed, models)
+    """Run (or resume) a whole study into `out`, seed after seed; returns `out`. The request and every record it adds
+    to are checked before anything trains, and no other run may write to `out` meanwhile."""
+    main = distributed.is_main()  # rank 0 alone reads and writes the folder
+    preflight.check_request(preset, seeds, models, out if main else None)
+    with locks.study_lock(out) if main else nullcontext():
+        if main:
+            preflight.check_records(out, preset, recipe_for(preset, precision, compile), seeds, log)
+        if data is None:
+            with distributed.local_main_first():  # one download per machine
+                data = load_study_data(preset, root, download)
+        runner = StudyRunner(preset, out, data, device, progress, log, compile=compile, precision=precision)
+        if main:
+            runner.check_kind(seeds)
+        for seed in seeds:
+            with locks.seed_lock(out, seed) if main else nullcontext():
+                runner.run_seed(seed, models)
     return Path(out)

@@ -2,23 +2,24 @@
 
 import argparse
 import os
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
-from queue import SimpleQueue
 
 import torch
 
 from bannet import distributed
-from bannet.born_again import check_out, check_seeds, run_study
+from bannet.born_again import run_study
 from bannet.compute_kind import format_seeds_per_kind
 from bannet.errors import InvalidInput, UserError
+from bannet.locks import study_lock
 from bannet.precision import PRECISIONS
+from bannet.preflight import check_jobs, check_records, check_request
 from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, study_plan
+from bannet.recipes import recipe_for
 from bannet.records import load_study
 from bannet.report import study_table
+from bannet.seed_processes import SeedProcesses, run_seeds_in_parallel
 
 
 def _device(name: str) -> torch.device:
@@ -47,24 +48,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Train (or resume) a study and print its table: here, data-parallel under torchrun, or one process per seed."""
     preset = get_preset(args.preset, args.profile)
     out = Path(args.out or Path("runs") / preset.folder_name)
-    check_seeds(args.seeds)
-    if args.models:
-        required_models(study_plan(preset), args.models)
     if distributed.launched_by_torchrun():
         if args.jobs not in (None, 1):
             raise InvalidInput(f"--jobs {args.jobs} starts its own processes; under torchrun every process trains "
                                "the same model data-parallel: leave --jobs out")
         return distributed.run_in_process_group(lambda device: _run_here(args, preset, out, device), args.device)
     device = _device(args.device)
-    check_out(out, preset)
+    check_jobs(args.jobs)
     gpus = _visible_gpus() if args.device in ("auto", "cuda") else []
-    if args.jobs is not None and args.jobs < 1:
-        raise InvalidInput(f"--jobs must be >= 1, got {args.jobs}")
     jobs = min(args.jobs if args.jobs is not None else max(1, len(gpus)), len(args.seeds))  # no idle process
+    if jobs > 1 and args.device.startswith("cuda:"):
+        raise InvalidInput(f"--jobs pins each seed to its own GPU: use --device auto or cuda, not {args.device}")
+    check_request(preset, args.seeds, args.models, out, logs=jobs > 1)  # before anything is created
     if jobs > 1:
-        if args.device.startswith("cuda:"):
-            raise InvalidInput(f"--jobs pins each seed to its own GPU: use --device auto or cuda, not {args.device}")
-        return _run_seeds_in_parallel(args, preset, out, jobs, gpus)
+        return _run_seeds_in_parallel(args, preset, out, SeedProcesses(args, out, jobs, gpus))
     return _run_here(args, preset, out, device)
 
 
@@ -83,52 +80,17 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
     return 0
 
 
-def _seed_command(args: argparse.Namespace, seed: int, out: Path) -> list[str]:
-    """The command line that runs one seed of the study in a child process."""
-    command = [sys.executable, "-m", "bannet", "run", args.preset, "--seeds", str(seed), "--profile", args.profile,
-               "--out", str(out), "--device", args.device, "--precision", args.precision, "--no-progress",
-               "--jobs", "1"]
-    flags = [flag for flag, on in (("--compile", args.compile), ("--no-download", args.no_download)) if on]
-    models = ["--models", *args.models] if args.models else []
-    return command + (["--data", args.data] if args.data else []) + flags + models
-
-
-def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, jobs: int, gpus: list[str]) -> int:
-    """One child process per seed, at most `jobs` at once, each pinned to a GPU round-robin (or sharing the CPU)."""
-    logs = out / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    python_path = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
-                                                os.environ.get("PYTHONPATH")]))  # the children import this bannet
-    slots: SimpleQueue[int] = SimpleQueue()
-    for slot in range(jobs):
-        slots.put(slot)
-
-    def run_seed(seed: int) -> str | None:
-        slot = slots.get()
-        env = {**os.environ, "PYTHONPATH": python_path}
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-        else:
-            env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
-        log = logs / f"seed-{seed}.log"
-        try:
-            with open(log, "w") as stream:
-                code = subprocess.run(_seed_command(args, seed, out), stdout=stream, stderr=subprocess.STDOUT,
-                                      env=env).returncode
-        finally:
-            slots.put(slot)
-        return None if code == 0 else f"seed {seed} failed (exit code {code}); its log: {log}"
-
-    where = f"GPUs {', '.join(gpus)}" if gpus else "the CPU"
-    print(f"{preset.name} [{preset.profile}]: seeds {args.seeds}, {jobs} processes at once on {where}; "
-          f"records in {out}, one log per seed in {logs}")
-    with ThreadPoolExecutor(jobs) as pool:
-        failures = [failure for failure in pool.map(run_seed, args.seeds) if failure]
-    if failures:
-        print("\n".join(failures), file=sys.stderr)
-        return 1
-    _print_table(out)
-    return 0
+def _run_seeds_in_parallel(args: argparse.Namespace, preset: Preset, out: Path, processes: SeedProcesses) -> int:
+    """Every seed in its own process under this run's lock on `out`, once the records it adds to are checked."""
+    with study_lock(out):
+        check_records(out, preset, recipe_for(preset, args.precision, args.compile), args.seeds, print)
+        where = f"GPUs {', '.join(processes.gpus)}" if processes.gpus else "the CPU"
+        print(f"{preset.name} [{preset.profile}]: seeds {args.seeds}, {processes.jobs} processes at once on {where}; "
+              f"records in {out}, one log per seed in {processes.logs}")
+        code = run_seeds_in_parallel(processes, args.seeds)
+    if code == 0:
+        _print_table(out)
+    return code
 
 
 def _print_table(out: Path) -> None:

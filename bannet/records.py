@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +24,8 @@ import torch
 from bannet.errors import DamagedFile, InvalidInput, MissingFile
 from bannet.files import atomic_write, read_file, sha256_of
 from bannet.presets import ModelSpec, Preset, control_model
+from bannet.record_schema import SCHEMA, Record, check_schema
+from bannet.study_settings import foreign_records
 
 if TYPE_CHECKING:  # the trainer is not imported to read records
     from bannet.recipes import Recipe
@@ -43,41 +45,15 @@ class ModelFiles:
     state: Path
 
 
-class Record(TypedDict, total=False):
-    """One trained model's JSON record: the schema every reader of a study relies on (keys as written)."""
-
-    study: str                # the preset's name
-    profile: str              # "full", or the profile that shrank the preset
-    seed: int
-    model: dict               # the ModelSpec: name, arch, loss, teacher, unlabelled, epochs_factor, smoothing_from
-    position: int             # the model's place in the study plan (training order)
-    preset: dict              # the Preset as trained
-    train: dict               # the Recipe: recipe (its name), epochs, batch_size, lr, ..., precision, compile
-    loss_settings: dict       # the loss's recorded keyword arguments ("ls": mass)
-    train_confidence: dict    # models that teach: mean_max_prob, mean_non_top_mass on unaugmented training images
-    train_error_plain_pct: float  # error on the un-augmented training images at the end (newer records)
-    test_error_tta_pct: float     # recipes with test-time augmentation: the test error of the views' mean softmax,
-    tta: dict                 # and which views; never the study's measure, which is the plain test_error_pct
-    parallel: dict            # world_size, global_batch, per_rank_batch, lr
-    data: dict                # dataset, train_size, test_size, image_size, unlabelled_size
-    num_params: int
-    test_accuracy: float
-    test_error_pct: float     # from the fp32 logits' argmax
-    epochs: list[dict]        # per epoch: epoch, lr, train_loss, train_acc, test_loss, test_acc, seconds
-    provenance: dict          # git_commit, torch, python, device, cpu, threads, precision, kind (the compute kind:
-    #                           absent or None in older records), wall_time_s, cpu_time_s (absent or None when not
-    #                           measured), date
-    sha256: dict              # {"checkpoint"|"logits": {"file", "sha256"}}, added by save_model
-
-
 def new_record(preset: Preset, seed: int, model: ModelSpec, position: int, train: "Recipe", loss_settings: dict,
                measured: dict, parallel: dict, data: dict, num_params: int, result: "TrainResult",
                provenance: dict) -> Record:
     """The record of a trained model; `measured`: what was measured after training besides the plain test logits
     (train_error_plain_pct; train_confidence for models that teach; test_error_tta_pct and tta where the recipe has
     test-time augmentation)."""
-    record = Record(study=preset.name, profile=preset.profile, seed=seed, model=asdict(model), position=position,
-                    preset=asdict(preset), train=train.to_dict(), loss_settings=loss_settings, **measured)
+    record = Record(schema=SCHEMA, study=preset.name, profile=preset.profile, seed=seed, model=asdict(model),
+                    position=position, preset=asdict(preset), train=train.to_dict(), loss_settings=loss_settings,
+                    **measured)
     record.update(parallel=parallel, data=data, num_params=num_params, test_accuracy=result.test_accuracy,
                   test_error_pct=error_pct(result.test_logits.argmax(1), result.test_labels),
                   epochs=[asdict(m) for m in result.history], provenance=provenance)
@@ -206,16 +182,6 @@ def load_checkpoint(files: ModelFiles) -> dict:
                      "a model checkpoint", RETRAIN)
 
 
-def check_study_folder(study_dir: Path, study: str, profile: str) -> None:
-    """Refuse a folder that already holds records of another study or profile: one folder, one study."""
-    for path in sorted(Path(study_dir).glob("seed-*/*.json")):
-        record = load_record(path)
-        theirs = (record.get("study"), record.get("profile"))
-        if theirs != (study, profile):
-            raise InvalidInput(f"{study_dir} holds {theirs[0]} [{theirs[1]}] ({path.relative_to(study_dir)}), "
-                               f"not {study} [{profile}]: give each study its own --out")
-
-
 @dataclass
 class SeedModel:
     """One recorded model of one seed: its record and stored test outputs (logits, labels, fp32 predictions)."""
@@ -281,14 +247,16 @@ class Study:
 
 
 def _load_model(files: ModelFiles) -> SeedModel:
-    """One model's record and outputs, the outputs checked against the record's SHA-256."""
+    """One model's record, checked against the schema, and its outputs, checked against the record's SHA-256."""
     record = load_record(files.record)
+    check_schema(files.record, record)
     verify(files, "logits", record)
     return SeedModel(record, load_outputs(files.logits))
 
 
 def load_study(path: str | Path) -> Study:
-    """Read every finished model under `path`; a damaged model is left out and named in Study.skipped.
+    """Read every finished model under `path`; a damaged or malformed model, or one trained with other settings than
+    the study's, is left out and named in Study.skipped.
 
     A folder must hold one study in one profile, evaluated on one test set; a clear error otherwise.
     """
@@ -318,6 +286,12 @@ def load_study(path: str | Path) -> Study:
         named = ", ".join(f"{s} [{p}]" for s, p in studies)
         raise InvalidInput(f"{path} mixes records of {len(studies)} studies ({named}): a report averages one study; "
                            "move each into its own folder")
+    foreign = foreign_records({model_files(path, seed, name).record: model.record
+                               for seed, by_name in models.items() for name, model in by_name.items()})
+    for seed, by_name in list(models.items()):
+        models[seed] = {name: m for name, m in by_name.items() if model_files(path, seed, name).record not in foreign}
+    models = {seed: by_name for seed, by_name in models.items() if by_name}  # a seed all of other settings
+    skipped += foreign.values()
     labels = [m.labels for seed in models.values() for m in seed.values()]
     if any(not torch.equal(labels[0], other) for other in labels[1:]):
         raise InvalidInput(f"{path}: models were evaluated on different test sets; cannot compare them")

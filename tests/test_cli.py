@@ -5,18 +5,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from bannet import born_again, cli
+from bannet import cli
 from bannet.born_again import run_study
 from bannet.presets import get_preset
 from helpers import paper_design
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """Make any training attempt fail the test loudly."""
-    def trained(*args, **kwargs):
-        raise AssertionError("a model was trained")
-    monkeypatch.setattr(born_again, "train_model", trained)
 
 
 def _one_line_error(capsys, argv: list[str]) -> str:
@@ -49,7 +41,8 @@ def test_an_out_that_is_a_file_or_unwritable_is_refused_before_training(capsys, 
 
 def test_jobs_are_capped_at_the_number_of_seeds(tmp_path, monkeypatch, no_training):
     started = []
-    monkeypatch.setattr(cli, "_run_seeds_in_parallel", lambda args, preset, out, jobs, gpus: started.append(jobs) or 0)
+    monkeypatch.setattr(cli, "_run_seeds_in_parallel",
+                        lambda args, preset, out, processes: started.append(processes.jobs) or 0)
     assert cli.main(_run(tmp_path, "--seeds", "0", "1", "--jobs", "1000000000")) == 0
     assert started == [2]
 

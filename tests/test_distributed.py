@@ -217,18 +217,20 @@ def test_torchrun_cli_runs_a_smoke_study_on_two_processes(tmp_path, mnist_root):
 
 
 def test_seeds_run_in_parallel_processes_and_a_failed_seed_is_named(tmp_path, mnist_root, capsys, monkeypatch):
-    """--jobs 2: one process per seed, a log per seed; seed 0 equals an in-process run; a broken seed is reported."""
+    """--jobs 2: one process per seed, a log per seed; seed 0 equals an in-process run; a broken seed is reported
+    with its own error line."""
     out = tmp_path / "study"
-    out.mkdir()
-    (out / "seed-1").write_text("a file where seed 1's folder should be")
+    state = out / "seed-1" / "teacher.state.pt"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"not a training state")  # found by seed 1's process, before it trains
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     code = main(["run", "mnist-mlp", "--profile", "smoke", "--seeds", "0", "1", "--jobs", "2", "--out", str(out),
                  "--data", str(mnist_root), "--device", "cpu"])
     printed = capsys.readouterr()
     assert code == 1, printed
     assert "seeds [0, 1], 2 processes at once on the CPU" in printed.out
-    assert f"seed 1 failed (exit code 1); its log: {out / 'logs' / 'seed-1.log'}" in printed.err
-    assert "FileExistsError" in (out / "logs" / "seed-1.log").read_text()
+    assert f"seed 1 failed (exit code 2): bannet: {state} cannot be read as a bannet training state" in printed.err
+    assert printed.err.rstrip().endswith(f"its log: {out / 'logs' / 'seed-1.log'}")
     assert "| teacher | 1 |" in (out / "logs" / "seed-0.log").read_text()
     preset = get_preset("mnist-mlp", "smoke")
     names = [spec.name for spec in study_plan(preset)]
