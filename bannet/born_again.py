@@ -105,7 +105,7 @@ class StudyRunner:
         model.load_state_dict(distributed.from_main(lambda: records.load_checkpoint(files)))
         return model
 
-    def check_kind(self, seeds: list[int]) -> None:
+    def check_compute_kind(self, seeds: list[int]) -> None:
         """Before any training: every record and training state of these seeds was computed on this machine's kind
         (records and states that predate kinds are not refused)."""
         for seed in seeds:
@@ -239,7 +239,7 @@ def run_study(preset: Preset, seeds: list[int], out: Path, device: torch.device,
                 data = load_study_data(preset, root, download)
         runner = StudyRunner(preset, out, data, device, progress, log, compile=compile, precision=precision)
         if main:
-            runner.check_kind(seeds)
+            runner.check_compute_kind(seeds)
         for seed in seeds:
             with locks.seed_lock(out, seed) if main else nullcontext():
                 runner.run_seed(seed, models)
