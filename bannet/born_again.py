@@ -26,7 +26,7 @@ from bannet.training_state import saved_settings
 
 # Preset fields that only add models or describe the study: a resumed study may change them. The profile is
 # compared on its own (the record's top-level "profile").
-_STUDY_SHAPE_FIELDS = {"description", "generations", "students", "ensemble_of", "paper", "paper_source",
+_STUDY_SHAPE_FIELDS = {"description", "generations", "students", "ensemble_of", "paper", "paper_source", "paper_epochs",
                        "independent_models", "equal_compute", "label_smoothing", "temperatures", "seeds",
                        "budget_hours", "profile"}
 
