@@ -12,7 +12,7 @@ from bannet import paper, records
 from bannet.errors import InvalidInput
 from bannet.presets import get_preset
 from bannet.records import Record, Study
-from bannet.stats import holm_rejections, mean_ci, t_test_p_value
+from bannet.stats import mean_ci
 
 BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
 
@@ -462,22 +462,3 @@ def confidence_on_test(study: Study, models: Sequence[str], confidence: float = 
         if values:
             lines.append(f"| {name} | {len(values)} | {_pm(*mean_ci(values, confidence), digits=3)} |")
     return "\n".join(lines)
-
-
-def holm_tests(rows: list[Row], baseline: str, alpha: float = 0.05) -> list[tuple[str, float, bool]]:
-    """(row, two-sided paired t-test p, significant) for every row with two or more seeds paired with `baseline`,
-    significance judged with Holm's correction, which holds the family-wise error rate of all of them at α."""
-    tested = [row for row in rows if row.name != baseline and row.diff_n >= 2]
-    p_values = [t_test_p_value(list(row.diffs.values())) for row in tested]
-    return [(row.name, p, rejected) for row, p, rejected in zip(tested, p_values, holm_rejections(p_values, alpha))]
-
-
-def holm_statement(rows: list[Row], baseline: str, alpha: float = 0.05) -> str:
-    """One line: which of the rows' paired differences to `baseline` stay significant under Holm's correction."""
-    tests = holm_tests(rows, baseline, alpha)
-    if not tests:
-        return f"No row has two or more seeds paired with {baseline} yet: nothing to test."
-    listed = ", ".join(f"{name} p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}" for name, p, _ in tests)
-    survivors = ", ".join(f"**{name}**" for name, _, significant in tests if significant) or "none"
-    return (f"Holm's correction over {_count(len(tests), 'paired test')} against {baseline} (family-wise error ≤ "
-            f"{alpha:.0%}): significant: {survivors}. Two-sided paired t tests: {listed}.")

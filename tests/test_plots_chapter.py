@@ -289,17 +289,6 @@ def test_the_cost_line_counts_cpu_hours_says_what_it_misses_and_sets_the_wall_ti
     assert "measured by 34 of the 37 records; the other 3 predate the measurement and are not counted" in partial
 
 
-def test_holm_keeps_only_what_survives_the_whole_family():
-    rows = [_row("teacher", math.nan, math.nan),
-            Row("ban-1", {}, 0, 0, -1.0, 0.1, 5, {s: -1.0 - 0.01 * s for s in range(5)}),  # tiny spread: p ~ 1e-8
-            Row("cwtm", {}, 0, 0, 0.1, 0.5, 5, {0: 0.5, 1: -0.4, 2: 0.3, 3: -0.2, 4: 0.3}),  # p ~ 0.6
-            Row("dkpp", {}, 0, 0, 0.1, math.nan, 1, {0: 0.1})]  # one seed: not tested
-    said = report.holm_statement(rows, "teacher")
-    assert said.startswith("Holm's correction over 2 paired tests against teacher")
-    assert "significant: **ban-1**." in said and "ban-1 p < 0.001, cwtm p = 0.589" in said and "dkpp" not in said
-    assert report.holm_statement(rows[:1] + rows[3:], "teacher").startswith("No row has two or more seeds")
-
-
 def test_a_very_wide_interval_leaves_the_axis_with_an_arrow_instead_of_flattening_it():
     rows = [_row("teacher", math.nan, math.nan),
             Row("ban-1", {0: 1, 1: 1}, 1, 0, -0.2, 25.0, 2, {0: -0.1, 1: -0.3}),  # 2 seeds: a huge t interval
