@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from bannet import plots, records, report
+from bannet import paper, plots, records, report
 from bannet.born_again import run_study
 from bannet.data import DATASETS, load_split, load_study_data
 from bannet.models import build, count_parameters
@@ -188,24 +188,28 @@ HEADLINE_WORDS = {"better": "the student is better", "worse": "the student is wo
 
 def headlines(results_dir: str | Path = RESULTS_DIR) -> str:
     """Markdown: for every recorded study, its first born-again student (`ban-1`) against the label-trained model of
-    its architecture, paired by seed, beside the paper's single-run difference (at the paper's scale) where the preset
-    quotes one and the study is a full run."""
-    lines = ["| study | paired seeds | control | `ban-1` − control, points | verdict | the paper, at its scale |",
-             "|---|---|---|---|---|---|"]
-    for name, preset in PRESETS.items():
+    its architecture, paired by seed, beside the paper's single-run difference and the two teachers' regimes where
+    the study's records quote the paper."""
+    lines = ["| study | paired seeds | control | `ban-1` − control, points | verdict | the paper (one run) | regime |",
+             "|---|---|---|---|---|---|---|"]
+    for name in PRESETS:
         study = find_study(name, results_dir)
         rows = {row.name: row for row in report.summarize(study)} if study is not None else {}
         row = rows.get("ban-1")
         if row is None or row.diff_n == 0:
             continue
-        paper = preset.paper if report.full_run_preset(study) is not None else {}
-        quoted = f"{paper['ban-1'] - paper['teacher']:+.2f} (one run)" if {"ban-1", "teacher"} <= set(paper) else ""
+        figures = paper.paper_figures(study)
+        quoted = (f"{figures.errors['ban-1'] - figures.errors['teacher']:+.2f}"
+                  if figures and {"ban-1", "teacher"} <= figures.errors.keys() else "")
+        setting = paper.regime(study, rows["teacher"].mean) if "teacher" in rows else None
         interval = "" if row.diff_n < 2 else f" ± {row.diff_ci:.2f}"
         lines.append(f"| `{name}` | {row.diff_n} | `{study.control_model}` | {row.diff_mean:+.2f}{interval} | "
-                     f"{HEADLINE_WORDS[report.verdict(row)]} | {quoted} |")
+                     f"{HEADLINE_WORDS[report.verdict(row)]} | {quoted} | "
+                     f"{setting.describe().removesuffix('.') if setting else ''} |")
     if len(lines) == 2:
         return "No recorded study has a born-again student and its control on the same seed yet."
-    return "\n".join(lines)
+    return "\n".join(lines) + f"\n\nRegime: {paper.REGIME_RULE}; in a different regime the two differences are set " \
+                               "side by side, not compared."
 
 
 def render(study: Study | None, baseline: str | None = None) -> None:

@@ -29,8 +29,10 @@ class Preset:
     BAN-1); label_smoothing adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top
     probability on the training set; temperatures adds `ban-1-t<T>` for each T, a BAN student of the teacher
     whose teacher and student distributions are softmax(·/T) (the paper uses T = 1), trained at the preset's
-    learning rate / T (see study_plan). seeds: the seeds a full run records. budget_hours: the compute the study was
-    planned within, as the sum of its records' training wall times in hours (None: none set).
+    learning rate / T (see study_plan). paper, paper_source, paper_epochs: the paper's single-run test errors (%) beside
+    ours, the table they come from and how many epochs the paper trained its models for. seeds: the seeds a full run
+    records. budget_hours: the training wall time, in hours summed over the study's records, that the study was
+    planned within (None: none set); what it cost is counted in CPU-hours (bannet.cost).
     profile: the profile that shrank the preset ("full": as written). recipe: how every model of the study learns
     (bannet.recipes: "wrn-step", the paper's; "airbench", the fast one), with the preset's epochs, batch and lr.
     """
@@ -58,6 +60,7 @@ class Preset:
     temperatures: tuple[float, ...] = ()
     paper: dict[str, float] = field(default_factory=dict)
     paper_source: str = ""
+    paper_epochs: int | None = None
     seeds: tuple[int, ...] = (0, 1, 2)
     budget_hours: float | None = None
     profile: str = "full"
@@ -96,29 +99,28 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            students=(), equal_compute=True, seeds=(0, 1, 2, 3, 4)),
     Preset("cifar10-wrn-28-1", "cifar10", "wrn-28-1", "wrn-28-1", epochs=200,
            description="CIFAR-10, WRN-28-1 (paper Table 1)",
-           paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1),
+           paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1, paper_epochs=200),
     Preset("cifar10-wrn-28-1-11ep", "cifar10", "wrn-28-1", "wrn-28-1", epochs=11,
            description="CIFAR-10 at laptop scale: WRN-28-1, 11 epochs (the paper: 200); teacher and BAN-1 on eight "
                        "seeds, two generations and the controls: an independent ensemble of two paired by seed and a "
                        "teacher with twice the epochs",
            generations=2, students=(), independent_models=1, equal_compute=True, budget_hours=6,
-           paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1 + "; at 200 epochs, quoted beside ours"),
+           paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1, paper_epochs=200),
     Preset("cifar10-wrn-28-2", "cifar10", "wrn-28-2", "wrn-28-2", epochs=200,
            description="CIFAR-10, WRN-28-2 (paper Table 1)",
-           paper={"teacher": 5.06, "ban-1": 4.86}, paper_source=_TABLE1),
+           paper={"teacher": 5.06, "ban-1": 4.86}, paper_source=_TABLE1, paper_epochs=200),
     Preset("cifar100-wrn-28-2", "cifar100", "wrn-28-2", "wrn-28-2", epochs=200,
            description="CIFAR-100, WRN-28-2: BAN, BAN+L, CWTM, DKPP and three generations"),
-    Preset("cifar100-densenet-112-33", "cifar100", "densenet-112-33", "densenet-112-33", epochs=200,
+    Preset("cifar100-densenet-112-33", "cifar100", "densenet-112-33", "densenet-112-33", epochs=300,
            description="CIFAR-100, DenseNet-BC-112-33 (paper Table 2)",
-           paper=_TABLE2_PAPER,
+           paper=_TABLE2_PAPER, paper_epochs=300,
            paper_source=_TABLE2 + "; its generation column gives BAN-1 as 17.61, its loss column 16.95"),
     Preset("cifar100-wrn-16-2-9ep", "cifar100", "wrn-16-2", "wrn-16-2", epochs=9,
            description="CIFAR-100 at laptop scale: WRN-16-2, 9 epochs (the paper: DenseNet-BC-112-33, 300 epochs); "
                        "three generations, BAN+L, CWTM, DKPP and the controls: independent ensembles paired by seed, "
                        "a teacher with twice the epochs, label smoothing",
            independent_models=2, equal_compute=True, label_smoothing=True, budget_hours=8,
-           paper=_TABLE2_PAPER, paper_source=_TABLE2 + "; not our architecture or schedule: the paper's scale, quoted "
-                                                      "beside ours"),
+           paper=_TABLE2_PAPER, paper_source=_TABLE2, paper_epochs=300),
     Preset("cifar10-airbench", "cifar10", "airbench-64-256-256", "airbench-64-256-256", epochs=15,
            description="CIFAR-10 in the converged regime: airbench94's network (64-256-256) and Jordan's fast recipe "
                        "(2024), 15 epochs, batch 1000, hard labels; students keep the teacher's recipe and learn from "
@@ -126,14 +128,14 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                        "an independent model paired by seed, a teacher with twice the epochs, label smoothing",
            generations=2, batch_size=1000, lr=5.0, recipe="airbench", independent_models=1, equal_compute=True,
            label_smoothing=True, seeds=tuple(range(5)),
-           paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1 + " (WRN-28-1, 200 epochs)"),
+           paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1 + " (WRN-28-1)", paper_epochs=200),
     Preset("cifar100-airbench", "cifar100", "airbench-128-384-384", "airbench-128-384-384", epochs=20,
            description="CIFAR-100 in the converged regime: a wider airbench network (128-384-384) and Jordan's fast "
                        "recipe (2024), 20 epochs, batch 1000, hard labels; students keep the teacher's recipe and "
                        "learn from its softmax at T = 1; three generations, BAN+L, CWTM, DKPP and the controls: "
                        "independent ensembles paired by seed, a teacher with twice the epochs, label smoothing",
            batch_size=1000, lr=5.0, recipe="airbench", independent_models=2, equal_compute=True, label_smoothing=True,
-           seeds=tuple(range(4)), paper=_TABLE2_PAPER,
+           seeds=tuple(range(4)), paper=_TABLE2_PAPER, paper_epochs=300,
            paper_source=_TABLE2 + "; its generation column gives BAN-1 as 17.61, its loss column 16.95"),
     Preset("cifar100-densenet-112-33-to-wrn-28-2", "cifar100", "densenet-112-33", "wrn-28-2", epochs=200,
            description="CIFAR-100 cross-architecture: DenseNet-BC-112-33 teacher, WRN-28-2 students",

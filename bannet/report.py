@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bannet import records
+from bannet import paper, records
 from bannet.errors import InvalidInput
-from bannet.presets import PRESETS, Preset, get_preset
+from bannet.presets import get_preset
 from bannet.records import Record, Study
-from bannet.stats import holm_rejections, mean_ci, t_test_p_value
+from bannet.stats import mean_ci
 
 BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
 
@@ -32,12 +32,6 @@ def top1_error_pct(scores: torch.Tensor, labels: torch.Tensor) -> float:
     if scores.shape[0] != labels.shape[0]:
         raise ValueError(f"{scores.shape[0]} predictions for {labels.shape[0]} labels")
     return records.error_pct(scores.argmax(1), labels)
-
-
-def full_run_preset(study: Study) -> Preset | None:
-    """The preset a study is a full-profile run of (what its paper figures and budget belong to); None for a smoke
-    run or a study of no known preset."""
-    return PRESETS.get(study.name) if study.first_record()["profile"] == "full" else None
 
 
 def study_labels(study: Study) -> torch.Tensor:
@@ -78,11 +72,6 @@ def generations(study: Study) -> int:
     """K, the number of born-again generations recorded."""
     names = study.model_names()
     return max((int(n.split("-")[1]) for n in names if re.fullmatch(r"ban-\d+", n)), default=0)
-
-
-def _preset_setting(study: Study, key: str) -> object:
-    """A setting of the study's preset as its first record stored it (None when absent, e.g. an older record)."""
-    return study.first_record().get("preset", {}).get(key)
 
 
 def _ensemble_error(members: list[records.SeedModel], labelled_classes_only: bool) -> float:
@@ -135,31 +124,55 @@ def seed_errors(study: Study, labelled_classes_only: bool = False) -> dict[str, 
                        for s in study.seeds if (m := study.models[s].get(name)) is not None}
     for k in range(2, generations(study) + 1):
         table[f"bane-{k}"] = paired_ensemble_errors(study, [f"ban-{j}" for j in range(1, k + 1)], labelled_classes_only)
-    control = study.control_model
-    independent = _preset_setting(study, "independent_models") or 0
+    groups = seed_group_rows(study)
     for k in range(2, max(generations(study), 1) + 1):
-        siblings = [control] + [f"indep-{j}" for j in range(2, k + 1)]
-        table[f"ens-{k}"] = (paired_ensemble_errors(study, siblings, labelled_classes_only) if k <= independent + 1
-                             else seed_ensemble_errors(study, control, k, labelled_classes_only))
-    k = _preset_setting(study, "ensemble_of")
-    if k is not None:
-        for model in [*_students(study), control]:
-            table[f"ens{k}-{model}"] = seed_ensemble_errors(study, model, k, labelled_classes_only)
+        siblings = [study.control_model] + [f"indep-{j}" for j in range(2, k + 1)]
+        if f"ens-{k}" not in groups:
+            table[f"ens-{k}"] = paired_ensemble_errors(study, siblings, labelled_classes_only)
+    for name, (model, k) in groups.items():
+        table[name] = seed_ensemble_errors(study, model, k, labelled_classes_only)
     return {name: errors for name, errors in table.items() if errors}
+
+
+def seed_group_rows(study: Study) -> dict[str, tuple[str, int]]:
+    """The rows that average one model over disjoint groups of k seeds, each with that model and k: ens{k}-<model>,
+    and ens-k where the control has fewer than k − 1 independent siblings of its own seed."""
+    groups = {}
+    independent = paper.recorded_setting(study, "independent_models") or 0
+    for k in range(independent + 2, max(generations(study), 1) + 1):
+        groups[f"ens-{k}"] = (study.control_model, k)
+    k = paper.recorded_setting(study, "ensemble_of")
+    if k is not None:
+        groups |= {f"ens{k}-{model}": (model, k) for model in [*_students(study), study.control_model]}
+    return groups
+
+
+def paired_row(name: str, baseline: str, groups: dict[str, tuple[str, int]]) -> str | None:
+    """The row that `name` is paired with against `baseline`: the baseline itself for a row of one model per seed, the
+    baseline's ensemble over the same seed group for an ensemble over seeds (never one of its own members); None
+    when there is none."""
+    if name not in groups:
+        return None if baseline in groups or name == baseline else baseline
+    model, k = groups.get(baseline, (baseline, groups[name][1]))
+    partner = next((row for row, group in groups.items() if group == (model, k)), None)
+    return None if partner == name or k != groups[name][1] else partner
 
 
 def summarize(study: Study, baseline: str | None = None, confidence: float = 0.95,
               labelled_classes_only: bool = False) -> list[Row]:
-    """One Row per table line, with the paired difference (row − baseline of the same seed, by default the study's
-    control model) where both exist; labelled_classes_only as in seed_errors."""
+    """One Row per table line, with the paired difference to the baseline (by default the study's control model) of
+    the same seed, or for an ensemble over seeds to the baseline's ensemble over the same seeds (paired_row);
+    labelled_classes_only as in seed_errors."""
     baseline = baseline or study.control_model
     table = seed_errors(study, labelled_classes_only)
     if baseline not in table:
         raise InvalidInput(f"baseline {baseline!r} is not in the study; rows: {', '.join(table)}")
+    groups = seed_group_rows(study)
     rows = []
     for name, errors in table.items():
         mean, ci = mean_ci(list(errors.values()), confidence)
-        paired = {s: errors[s] - table[baseline][s] for s in errors if s in table[baseline] and name != baseline}
+        partner = table.get(paired_row(name, baseline, groups) or "", {})
+        paired = {s: errors[s] - partner[s] for s in errors if s in partner}
         diff_mean, diff_ci = mean_ci(list(paired.values()), confidence) if paired else (math.nan, math.nan)
         rows.append(Row(name, errors, mean, ci, diff_mean, diff_ci, len(paired), paired))
     return rows
@@ -184,24 +197,39 @@ def format_table(rows: list[Row], baseline: str, paper: dict[str, float] | None 
 
 
 def study_table(study: Study, baseline: str | None = None, labelled_classes_only: bool = False) -> str:
-    """Markdown: the study's table against `baseline` (default: its control model), with the paper's column and its
-    source beside a full-profile run of a preset that quotes the paper; a smoke run never stands beside the paper.
-    labelled_classes_only: errors among the test set's classes (see seed_errors), never beside the paper's."""
+    """Markdown: the study's table against `baseline` (default: its control model), how its ensembles over seeds are
+    paired, and beside a full-profile run the paper's column as the records quote it, with the two regimes; a smoke
+    run never stands beside the paper. labelled_classes_only: errors among the test set's classes (see seed_errors),
+    never beside the paper's."""
     baseline = baseline or study.control_model
-    preset = full_run_preset(study)
-    paper = preset.paper if preset is not None and not labelled_classes_only else {}
+    rows = summarize(study, baseline, labelled_classes_only=labelled_classes_only)
+    figures = None if labelled_classes_only else paper.paper_figures(study)
     title = "test error % among the test set's classes" if labelled_classes_only else "test error %"
-    table = format_table(summarize(study, baseline, labelled_classes_only=labelled_classes_only), baseline, paper,
-                         title)
+    table = format_table(rows, baseline, figures.errors if figures else {}, title) + _group_caption(study, baseline)
     if labelled_classes_only:
         return (f"{table}\n\nEach prediction is the model's top class among the {len(study_labels(study).unique())} "
                 "classes of the test labels; no paper figure is set beside this measure.")
-    if paper:
-        return f"{table}\n\nPaper column: {preset.paper_source}."
+    if figures is not None:
+        setting = paper.regime(study, next(row.mean for row in rows if row.name == "teacher"))
+        return f"{table}\n\nPaper column: {figures.source}. {setting.describe() if setting else ''}".rstrip()
     profile = study.first_record()["profile"]
     if profile != "full":
         return f"{table}\n\nA {profile} run: the paper's figures are not set beside it."
     return f"{table}\n\nNo paper figures are quoted for this preset."
+
+
+def _group_caption(study: Study, baseline: str) -> str:
+    """A caption for the rows that average a model over groups of seeds, saying what each is paired with; or ''."""
+    groups, present = seed_group_rows(study), seed_errors(study).keys()
+    shown = [name for name in groups if name in present]
+    if not shown:
+        return ""
+    paired = [f"{name} with {partner}" for name in shown if (partner := paired_row(name, baseline, groups)) in present]
+    unpaired = [name for name in shown if paired_row(name, baseline, groups) not in present]
+    return (f"\n\n{', '.join(shown)}: one model averaged over disjoint groups of seeds, keyed by each group's first "
+            "seed, and paired with the baseline's ensemble over the same seeds, never with one seed's model"
+            + (f" ({'; '.join(paired)})" if paired else "")
+            + (f"; {', '.join(unpaired)}: the baseline's own, with nothing to pair" if unpaired else "") + ".")
 
 
 @dataclass
@@ -376,25 +404,32 @@ def paired_statement(study: Study, row: str, baseline: str, labelled_classes_onl
     return plain_statement(rows, baseline)
 
 
-def against_paper(rows: list[Row], paper: dict[str, float], baseline: str = "teacher") -> str:
+def against_paper(study: Study, rows: list[Row], baseline: str = "teacher") -> str:
     """One bullet per row the paper also reports: the paper's single-run difference to its teacher beside our paired
-    interval, and whether ours agrees in direction, contradicts it, or cannot tell (the interval covers 0)."""
-    lines = []
+    interval. Only in the paper's regime is ours said to agree with it, contradict it or be unable to tell; in a
+    different regime the line says so and names both teachers' errors and epochs."""
+    figures = paper.paper_figures(study)
+    ours = {row.name: row for row in rows}
+    setting = paper.regime(study, ours[baseline].mean) if figures is not None and baseline in ours else None
+    if setting is None:
+        return "No row of ours has a figure of the paper beside it."
+    lines = [setting.describe() + ("" if setting.same else " Ours is set beside the paper's, not tested against it.")]
     for row in rows:
-        if row.name not in paper or baseline not in paper or row.name == baseline or math.isnan(row.diff_mean):
+        if row.name not in figures.errors or row.name == baseline or math.isnan(row.diff_mean):
             continue
-        theirs = paper[row.name] - paper[baseline]
-        ours = verdict(row)
-        if ours in ("one seed", "no difference"):
-            outcome = "our data cannot tell" if ours == "no difference" else "one seed of ours, no interval"
-        else:
-            agrees = (ours == "better") == (theirs < 0)
-            outcome = "ours agrees in direction" if agrees else "**ours contradicts it**"
+        theirs = figures.errors[row.name] - figures.errors[baseline]
         interval = "" if math.isnan(row.diff_ci) else f" ± {row.diff_ci:.2f}"
-        seeds = _count(row.diff_n, "paired seed")
-        lines.append(f"- **{row.name}**: the paper {_signed(theirs)} points against its {baseline} (one run); "
-                     f"ours {_signed(row.diff_mean)}{interval} ({seeds}): {outcome}.")
-    return "\n".join(lines) if lines else "No row of ours has a figure of the paper beside it."
+        line = (f"- **{row.name}**: the paper {_signed(theirs)} points against its {baseline} (one run); "
+                f"ours {_signed(row.diff_mean)}{interval} ({_count(row.diff_n, 'paired seed')})")
+        lines.append(line + (f": {_paper_outcome(verdict(row), theirs)}." if setting.same else "."))
+    return "\n".join(lines)
+
+
+def _paper_outcome(ours: str, theirs: float) -> str:
+    """In the paper's regime: whether our verdict agrees in direction with the paper's difference."""
+    if ours in ("one seed", "no difference"):
+        return "our data cannot tell" if ours == "no difference" else "one seed of ours, no interval"
+    return "ours agrees in direction" if (ours == "better") == (theirs < 0) else "**ours contradicts it**"
 
 
 def mean_max_probability(logits: torch.Tensor) -> float:
@@ -427,51 +462,3 @@ def confidence_on_test(study: Study, models: Sequence[str], confidence: float = 
         if values:
             lines.append(f"| {name} | {len(values)} | {_pm(*mean_ci(values, confidence), digits=3)} |")
     return "\n".join(lines)
-
-
-def compute_spent(study: Study) -> str:
-    """One line: how many models were trained and the sum of their wall times, in hours, per device."""
-    recs = [m.record for seed in study.models.values() for m in seed.values()]
-    by_device: dict[str, float] = {}
-    for r in recs:
-        device = r["provenance"]["device"]
-        by_device[device] = by_device.get(device, 0.0) + r["provenance"]["wall_time_s"]
-    total = sum(by_device.values()) / 3600
-    parts = "; ".join(f"{seconds / 3600:.2f} h on {device}" for device, seconds in by_device.items())
-    cpu = [r["provenance"].get("cpu_time_s") for r in recs]
-    measured = [c for c in cpu if c is not None]
-    cpu_words = (f"; {sum(measured) / 3600:.2f} hours of process CPU time over all threads for the {len(measured)} "
-                 "models that recorded it (wall time also counts other work on the machine)" if measured else "")
-    return f"{len(recs)} trained models, {total:.2f} hours of training wall time in all ({parts}){cpu_words}." + (
-        _against_budget(study, total))
-
-
-def _against_budget(study: Study, hours: float) -> str:
-    """' Budget: …' for a full run of a preset that sets budget_hours, else ''."""
-    preset = full_run_preset(study)
-    if preset is None or preset.budget_hours is None:
-        return ""
-    budget = preset.budget_hours
-    spent = (f"{hours:.2f} h, {hours / budget:.0%} of it" if hours <= budget else
-             f"{hours:.2f} h, {hours - budget:.2f} h over it (the process CPU time shows how much of the wall time "
-             "went to other work on the machine)")
-    return f" Budget: {budget:g} CPU-hours for the whole study, counted as training wall time; spent: {spent}."
-
-
-def holm_tests(rows: list[Row], baseline: str, alpha: float = 0.05) -> list[tuple[str, float, bool]]:
-    """(row, two-sided paired t-test p, significant) for every row with two or more seeds paired with `baseline`,
-    significance judged with Holm's correction, which holds the family-wise error rate of all of them at α."""
-    tested = [row for row in rows if row.name != baseline and row.diff_n >= 2]
-    p_values = [t_test_p_value(list(row.diffs.values())) for row in tested]
-    return [(row.name, p, rejected) for row, p, rejected in zip(tested, p_values, holm_rejections(p_values, alpha))]
-
-
-def holm_statement(rows: list[Row], baseline: str, alpha: float = 0.05) -> str:
-    """One line: which of the rows' paired differences to `baseline` stay significant under Holm's correction."""
-    tests = holm_tests(rows, baseline, alpha)
-    if not tests:
-        return f"No row has two or more seeds paired with {baseline} yet: nothing to test."
-    listed = ", ".join(f"{name} p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}" for name, p, _ in tests)
-    survivors = ", ".join(f"**{name}**" for name, _, significant in tests if significant) or "none"
-    return (f"Holm's correction over {_count(len(tests), 'paired test')} against {baseline} (family-wise error ≤ "
-            f"{alpha:.0%}): significant: {survivors}. Two-sided paired t tests: {listed}.")

@@ -85,6 +85,7 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
             continue
         groups = _disjoint_groups(seeds, k)  # k teachers of different seeds
         assert set(rows[f"ens-{k}"].errors) == {group[0] for group in groups}
+        assert rows[f"ens-{k}"].diffs == {}  # the teacher's own ensemble: no one seed's teacher to pair it with
         for group in groups:
             control = [study_dir / f"seed-{s}" / "teacher.logits.npz" for s in group]
             assert rows[f"ens-{k}"].errors[group[0]] == pytest.approx(_ensemble_error(control), abs=1e-4)
@@ -104,6 +105,11 @@ def test_seed_ensembles_recompute_from_stored_logits(study_dir):
         for group in groups:
             files = [study_dir / f"seed-{s}" / f"{model}.logits.npz" for s in group]
             assert rows[f"ens{k}-{model}"].errors[group[0]] == pytest.approx(_ensemble_error(files), abs=1e-4)
+            # paired with the control's ensemble over the same seeds, never with one seed's model
+            control = [study_dir / f"seed-{s}" / f"{study.control_model}.logits.npz" for s in group]
+            expected = {} if model == study.control_model else {
+                group[0]: pytest.approx(_ensemble_error(files) - _ensemble_error(control), abs=1e-4)}
+            assert rows[f"ens{k}-{model}"].diffs == expected
 
 
 @pytest.mark.parametrize("study_dir", STUDIES, ids=lambda p: p.name)

@@ -1,0 +1,159 @@
+"""A chapter's claims and the tests behind them: its primary comparison, tested alone, and its Holm family, every
+other paired comparison it tests; each comparative sentence of its answer is a registered claim that a test supports."""
+
+import math
+import re
+from dataclasses import dataclass
+
+from bannet.records import Study
+from bannet.report import _pm, _signed, seed_errors, summarize
+from bannet.stats import holm_rejections, mean_ci, t_test_p_value
+
+# The words that make a sentence of an answer a comparison a reader takes away.
+COMPARATIVE = re.compile(r"\b(beat\w*|outperform\w*|improv\w*|helps?|helped|hurts?|worse|better|lower|higher|"
+                         r"rules? out|ruled out|explain\w*)\b", re.IGNORECASE)
+MEASURES = {"error": False, "error among the test set's classes": True}  # measure: labelled_classes_only
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`row` minus `baseline`, paired by seed (or seed group), on one measure of one study."""
+
+    study: str
+    row: str
+    baseline: str
+    measure: str = "error"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A comparative sentence of an answer, named by a phrase of it, and what it says: that the row's measure is
+    lower or higher than the baseline's."""
+
+    phrase: str
+    comparison: Comparison
+    direction: str
+
+
+@dataclass(frozen=True)
+class ChapterClaims:
+    """What a chapter tests and claims: the primary comparison (tested alone at α), the Holm family (the chapter's
+    other tested comparisons, corrected together) and the claims of its answer."""
+
+    primary: Comparison
+    family: tuple[Comparison, ...]
+    claims: tuple[Claim, ...]
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class Tested:
+    """One comparison's paired differences: mean ± 95% CI over seeds, two-sided t-test p, significance as tested."""
+
+    comparison: Comparison
+    diffs: dict[int, float]
+    mean: float
+    ci: float
+    p: float
+    significant: bool
+
+    @property
+    def direction(self) -> str | None:
+        """'lower' or 'higher' when significant, else None."""
+        return None if not self.significant else ("lower" if self.mean < 0 else "higher")
+
+
+def _all_diffs(studies: dict[str, Study | None], comparisons: list[Comparison]) -> dict[Comparison, dict[int, float]]:
+    """Each comparison's paired differences by seed, from the report's rows (summarized once per study, baseline and
+    measure); {} when the study or a row is missing (a smoke run trains a part of the design)."""
+    rows: dict[tuple[str, str, str], dict[str, dict[int, float]]] = {}
+    diffs = {}
+    for c in comparisons:
+        study = studies.get(c.study)
+        if study is None or not {c.row, c.baseline} <= set(seed_errors(study)):
+            diffs[c] = {}
+            continue
+        if (c.study, c.baseline, c.measure) not in rows:
+            summary = summarize(study, c.baseline, labelled_classes_only=MEASURES[c.measure])
+            rows[c.study, c.baseline, c.measure] = {row.name: row.diffs for row in summary}
+        diffs[c] = rows[c.study, c.baseline, c.measure].get(c.row, {})
+    return diffs
+
+
+def _tested(comparison: Comparison, diffs: dict[int, float], significant: bool) -> Tested:
+    """A Tested from its differences."""
+    mean, ci = mean_ci(list(diffs.values())) if diffs else (math.nan, math.nan)
+    return Tested(comparison, diffs, mean, ci, t_test_p_value(list(diffs.values())), significant)
+
+
+def run_tests(chapter: ChapterClaims, studies: dict[str, Study]) -> dict[Comparison, Tested]:
+    """The primary comparison tested alone at α and the family under Holm's correction at α, by comparison."""
+    diffs = _all_diffs(studies, [chapter.primary, *chapter.family])
+    primary = diffs.pop(chapter.primary)
+    alone = t_test_p_value(list(primary.values())) <= chapter.alpha
+    results = {chapter.primary: _tested(chapter.primary, primary, alone)}
+    family = {c: diffs[c] for c in chapter.family}
+    p_values = [t_test_p_value(list(d.values())) for d in family.values()]
+    for (comparison, diffs), significant in zip(family.items(), holm_rejections(p_values, chapter.alpha)):
+        results[comparison] = _tested(comparison, diffs, significant)
+    return results
+
+
+def unsupported(chapter: ChapterClaims, results: dict[Comparison, Tested]) -> list[Claim]:
+    """The claims whose comparison is not tested, or not significant in the claimed direction."""
+    return [claim for claim in chapter.claims
+            if claim.comparison not in results or results[claim.comparison].direction != claim.direction]
+
+
+def sentences(markdown: str) -> list[str]:
+    """The sentences of a Markdown text, whitespace collapsed (a period ends one before a space and a capital, a
+    bracket or a backtick)."""
+    text = re.sub(r"\s+", " ", markdown).strip()
+    return [s.strip() for s in re.split(r"(?<=[.!?])\*{0,2} (?=[A-Z`(*])", text) if s.strip()]
+
+
+def unregistered(chapter: ChapterClaims, answer: str) -> list[str]:
+    """The comparative sentences of an answer that no registered claim's phrase names."""
+    return [s for s in sentences(answer)
+            if COMPARATIVE.search(s) and not any(claim.phrase in s for claim in chapter.claims)]
+
+
+def _p(p: float) -> str:
+    """A p-value as printed: '< 0.001', '0.034', or '' when untested."""
+    return "" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _outcome(chapter: ChapterClaims, tested: Tested) -> str:
+    """How a comparison came out: the direction it establishes, or that it establishes none."""
+    if len(tested.diffs) < 2:
+        return "untested (fewer than two pairs)"
+    how = "alone" if tested.comparison == chapter.primary else f"after Holm over {len(chapter.family)}"
+    return f"{tested.direction} error, {how}" if tested.significant else f"no conclusion {how}"
+
+
+def tested_table(chapter: ChapterClaims, studies: dict[str, Study | None],
+                 only: tuple[Comparison, ...] | None = None) -> str:
+    """Markdown: the chapter's tests (or `only` those), each with its paired difference (row − baseline, points,
+    mean ± 95% CI), pairs, two-sided paired t-test p and outcome: the primary alone, the family under Holm."""
+    results = run_tests(chapter, studies)
+    lines = ["| study | row − baseline | measure | pairs | difference, points | p | outcome |",
+             "|---|---|---|---|---|---|---|"]
+    for comparison in only or tuple(results):
+        tested = results[comparison]
+        lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {comparison.measure} | "
+                     f"{len(tested.diffs)} | {_pm(tested.mean, tested.ci)} | {_p(tested.p)} | "
+                     f"{_outcome(chapter, tested)} |")
+    return "\n".join(lines)
+
+
+def claim_lines(chapter: ChapterClaims, studies: dict[str, Study | None]) -> str:
+    """Markdown, one line per claim of the answer: what it says and the test that supports it (or does not)."""
+    results = run_tests(chapter, studies)
+    lines = []
+    for claim in chapter.claims:
+        c, tested = claim.comparison, results[claim.comparison]
+        held = "holds" if tested.direction == claim.direction else "**does not hold**"
+        lines.append(f"- `{c.row}` has {claim.direction} {c.measure} than `{c.baseline}` ({c.study}): "
+                     f"{_signed(tested.mean)} points, p {_p(tested.p) or 'untested'}, {_outcome(chapter, tested)}; "
+                     f"{held}.")
+    return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""Measures of a study beyond test error, from its stored logits: how diverse an ensemble's members are, and where a
+model's predictions go when the test set holds only some of its classes."""
+
+import itertools
+import math
+
+import numpy as np
+import torch
+
+from bannet.records import Study
+from bannet.report import _pm, ensemble_probabilities, seed_errors, top1_error_pct
+from bannet.stats import mean_ci
+
+
+def disagreement_pct(members: list[torch.Tensor]) -> float:
+    """Mean over pairs of members of the share (%) of test images on which their top classes differ."""
+    predictions = [z.argmax(1) for z in members]
+    pairs = list(itertools.combinations(predictions, 2))
+    return 100.0 * sum((a != b).double().mean().item() for a, b in pairs) / len(pairs)
+
+
+def ensemble_gain(members: list[torch.Tensor], labels: torch.Tensor) -> float:
+    """The members' mean test error minus the error of their mean softmax, in points: what averaging adds."""
+    mean_member = sum(top1_error_pct(z, labels) for z in members) / len(members)
+    return mean_member - top1_error_pct(ensemble_probabilities(members), labels)
+
+
+def diversity_table(study: Study, ensembles: dict[str, list[str]]) -> str:
+    """Markdown: for each named ensemble of models of one seed, mean ± CI over seeds of its members' mean error,
+    their pairwise disagreement and its gain over the mean member; ensembles whose members differ in strength differ
+    in gain for that reason too, so the members' error stands beside it."""
+    lines = ["| ensemble | members | seeds | mean member error % | pairwise disagreement % | "
+             "gain over the mean member, points |", "|---|---|---|---|---|---|"]
+    for name, members in ensembles.items():
+        seeds = [s for s in study.seeds if all(m in study.models[s] for m in members)]
+        outputs = [[study.models[s][m] for m in members] for s in seeds]
+        member_error = [sum(m.error_pct for m in models) / len(models) for models in outputs]
+        disagreement = [disagreement_pct([m.logits for m in models]) for models in outputs]
+        gain = [ensemble_gain([m.logits for m in models], models[0].labels) for models in outputs]
+        lines.append(f"| {name} | {', '.join(members)} | {len(seeds)} | {_pm(*mean_ci(member_error))} | "
+                     f"{_pm(*mean_ci(disagreement))} | {_pm(*mean_ci(gain))} |")
+    return "\n".join(lines)
+
+
+def unlabelled_share_pct(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share (%) of predictions that go to classes no test label names."""
+    return 100.0 * (~torch.isin(logits.argmax(1), labels.unique())).double().mean().item()
+
+
+def prediction_shares(study: Study) -> tuple[dict[str, dict[int, float]], float]:
+    """Per model and seed, the share (%) of test predictions that go to classes the test set does not hold; and the
+    correlation over every model and seed of the 20-way accuracy with the share that goes to the test set's classes."""
+    shares = {name: {s: unlabelled_share_pct(m.logits, m.labels) for s in study.seeds
+                     if (m := study.models[s].get(name)) is not None} for name in study.model_names()}
+    errors = seed_errors(study)
+    pairs = [(100.0 - errors[name][s], 100.0 - share)
+             for name, by_seed in shares.items() for s, share in by_seed.items()]
+    accuracy, inside = np.array(pairs).T
+    r = float(np.corrcoef(accuracy, inside)[0, 1]) if accuracy.std() > 0 and inside.std() > 0 else math.nan
+    return shares, r
+
+
+def share_table(study: Study) -> str:
+    """Markdown: per model, the share (%) of test predictions that go to classes the test set does not hold (mean ±
+    CI over seeds), and the correlation of the 20-way accuracy with the share that goes to the test set's classes."""
+    shares, r = prediction_shares(study)
+    lines = ["| model | seeds | predictions outside the test set's classes % |", "|---|---|---|"]
+    lines += [f"| {name} | {len(seeds)} | {_pm(*mean_ci(list(seeds.values())))} |" for name, seeds in shares.items()]
+    return "\n".join(lines) + (f"\n\nCorrelation over every model and seed of the accuracy over all outputs with the "
+                               f"share of predictions inside the test set's classes: r = {r:.2f}.")
