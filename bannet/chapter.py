@@ -16,10 +16,9 @@ from bannet.data import DATASETS, load_split, load_study_data
 from bannet.models import build, count_parameters
 from bannet.presets import PRESETS, PROFILES, get_preset, study_plan
 from bannet.recipes import recipe_for
+from bannet.recorded import REPOSITORY, RESULTS_DIR, find_study
 from bannet.records import Study, load_study
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-RESULTS_DIR = REPOSITORY / "results"
 RUNS_DIR = REPOSITORY / "runs"
 PROFILE_ENV = "BANNET_PROFILE"
 
@@ -81,15 +80,6 @@ def cost(*preset_names: str) -> str:
 def paper_tables(*preset_names: str) -> str:
     """Markdown: each study's description in bold over the paper's figures for it (or a line saying there are none)."""
     return "\n\n".join(f"**{get_preset(name).description}**\n\n{report.paper_table(name)}" for name in preset_names)
-
-
-def find_study(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> Study | None:
-    """The recorded study results_dir/<preset>, or None when nothing of it is recorded."""
-    get_preset(preset_name)
-    try:
-        return load_study(Path(results_dir) / preset_name)
-    except FileNotFoundError:
-        return None
 
 
 def load_or_explain(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> Study | None:
@@ -299,32 +289,3 @@ def show_source(*objects: object) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown("\n".join(f"```python\n{inspect.getsource(obj)}```" for obj in objects)))
-
-
-def status(results_dir: str | Path = RESULTS_DIR) -> str:
-    """Markdown: for every preset, its scale and how much of its plan is recorded (complete, in progress, none)."""
-    lines = ["| study | scale | recorded |", "|---|---|---|"]
-    for name, preset in PRESETS.items():
-        plan = study_plan(preset)
-        study = find_study(name, results_dir)
-        recorded = set() if study is None else {(seed, m) for seed, models in study.models.items() for m in models}
-        planned = {(seed, spec.name) for seed in preset.seeds for spec in plan}
-        done, extra = len(planned & recorded), len(recorded - planned)
-        state = "complete" if done == len(planned) else "in progress" if recorded else "not yet"
-        more = f" (and {extra} on further seeds)" if extra else ""
-        lines.append(f"| `{name}` | {preset.teacher_arch} → {preset.student_arch}, {preset.epochs} epochs | "
-                     f"{state}: {done} of {len(planned)} planned models{more} |")
-    return "\n".join(lines)
-
-
-STATUS_BEGIN = "<!-- status: written by `python -m bannet status --write book/intro.md` -->"
-STATUS_END = "<!-- end of status -->"
-
-
-def with_status(page: str, results_dir: str | Path = RESULTS_DIR) -> str:
-    """The page's text with the table between its status markers replaced by the current `status()`."""
-    head, marker, rest = page.partition(STATUS_BEGIN)
-    _, end, tail = rest.partition(STATUS_END)
-    if not (marker and end):
-        raise ValueError(f"the page has no status markers ({STATUS_BEGIN} ... {STATUS_END})")
-    return f"{head}{STATUS_BEGIN}\n{status(results_dir)}\n{STATUS_END}{tail}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from bannet import distributed
+from bannet import distributed, recorded
 from bannet.born_again import run_study
 from bannet.compute_kind import format_seeds_per_kind
 from bannet.errors import InvalidInput, UserError
@@ -119,14 +119,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print which studies are recorded, or write that table into a page between its status markers."""
-    from bannet import chapter  # notebook glue: imported only for this command
-
     if args.write is None:
-        print(chapter.status())
+        print(recorded.status())
         return 0
     page = Path(args.write)
     try:
-        page.write_text(chapter.with_status(page.read_text()))
+        page.write_text(recorded.with_status(page.read_text()))
     except (OSError, ValueError) as error:
         raise InvalidInput(f"--write {page}: {error}") from error
     print(f"wrote the status of {len(PRESETS)} studies into {page}")

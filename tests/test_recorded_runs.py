@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bannet import chapter, records
+from bannet import recorded, records
 from bannet.presets import PRESETS, study_plan
 from bannet.records import load_study
 from bannet.report import generations, summarize, top1_error_pct
@@ -125,4 +125,4 @@ def test_committed_checkpoints_are_small_teachers_that_match_their_records(study
 
 def test_the_intro_says_what_is_recorded():
     intro = (ROOT / "book" / "intro.md").read_text()
-    assert intro == chapter.with_status(intro), "run `python -m bannet status --write book/intro.md`"
+    assert intro == recorded.with_status(intro), "run `python -m bannet status --write book/intro.md`"
