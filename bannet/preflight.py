@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bannet import records
+from bannet.compute_kind import check_kind, check_seed_kind
 from bannet.errors import InvalidInput
 from bannet.presets import Preset, required_models, study_plan
 from bannet.record_schema import check_schema
 from bannet.study_settings import differing, run_settings, training_settings
+from bannet.training_state import saved_settings
 
 if TYPE_CHECKING:  # the request is checked without importing the trainer
     from bannet.recipes import Recipe
@@ -86,6 +88,16 @@ def check_finished(files: records.ModelFiles, record: dict, log: Callable[[str],
     if files.state.is_file():
         files.state.unlink()
         log(f"removed {files.state}: its model is recorded")
+
+
+def check_compute_kind(out: Path, seeds: list[int], kind: dict) -> None:
+    """Every record and training state of these seeds was computed on this machine's compute `kind` (records and
+    states that predate kinds are not refused)."""
+    for seed in seeds:
+        folder = records.seed_dir(out, seed)
+        check_seed_kind(((path, records.load_record(path)) for path in sorted(folder.glob("*.json"))), kind, seed)
+        for state in sorted(folder.glob("*.state.pt")):
+            check_kind(state, saved_settings(state).get("kind"), kind, seed)
 
 
 def check_records(out: Path, preset: Preset, recipe: "Recipe", seeds: list[int], log: Callable[[str], None]) -> None:
