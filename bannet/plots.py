@@ -7,6 +7,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from bannet import row_names
 from bannet.records import Study
 from bannet.report import Row, seed_errors
 from bannet.report import generations as generation_count
@@ -68,7 +69,8 @@ def generations(study: Study) -> Figure:
     """Test error (%) by generation (0 = the teacher, k = ban-k): one grey line per seed, the mean ± 95% CI, and
     beside each k ≥ 2 the born-again ensemble bane-k and the independent ensemble ens-k of the same seeds."""
     table = seed_errors(study)
-    chain = ["teacher"] + [f"ban-{k}" for k in range(1, generation_count(study) + 1) if f"ban-{k}" in table]
+    chain = ["teacher"] + [name for k in range(1, generation_count(study) + 1)
+                           if (name := row_names.generation(k)) in table]
     figure, ax = _figure()
     for seed in study.seeds:
         points = [(k, table[name][seed]) for k, name in enumerate(chain) if seed in table[name]]
@@ -77,13 +79,14 @@ def generations(study: Study) -> Figure:
         mean, ci = mean_ci(list(table[name].values()))
         ax.errorbar(k, mean, yerr=0.0 if math.isnan(ci) else ci, fmt="o", color="tab:blue", capsize=4, zorder=3,
                     label="generation: mean ± 95% CI" if k == 0 else None)
-    for offset, (prefix, colour) in zip((0.15, 0.3), (("bane", "tab:green"), ("ens", "tab:orange"))):
+    ensembles = ((row_names.born_again_ensemble, "bane-k", "tab:green"), (row_names.ensemble, "ens-k", "tab:orange"))
+    for offset, (name_of, label, colour) in zip((0.15, 0.3), ensembles):
         for k in range(2, len(chain)):
-            errors = table.get(f"{prefix}-{k}", {})
+            errors = table.get(name_of(k), {})
             if errors:
                 mean, ci = mean_ci(list(errors.values()))
                 ax.errorbar(k + offset, mean, yerr=0.0 if math.isnan(ci) else ci, fmt="s", color=colour, capsize=4,
-                            zorder=3, label=f"{prefix}-k: mean ± 95% CI" if k == 2 else None)
+                            zorder=3, label=f"{label}: mean ± 95% CI" if k == 2 else None)
     ax.set_xticks(range(len(chain)), chain)
     ax.set_xlabel("generation")
     ax.set_ylabel("test error (%)")

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field, replace
 
+from bannet import row_names
 from bannet.errors import InvalidInput
 from bannet.models.names import small_sibling
 
@@ -224,15 +225,16 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
         plan.append(ModelSpec("label", preset.student_arch, "ce"))
     previous = "teacher"
     for k in range(1, preset.generations + 1):
-        plan.append(ModelSpec(f"ban-{k}", preset.student_arch, GENERATION_LOSS, previous))
-        previous = f"ban-{k}"
+        plan.append(ModelSpec(row_names.generation(k), preset.student_arch, GENERATION_LOSS, previous))
+        previous = row_names.generation(k)
     plan += [ModelSpec(loss, preset.student_arch, loss, "teacher") for loss in preset.students]
-    plan += [ModelSpec(f"ban-1-t{t:g}", preset.student_arch, GENERATION_LOSS, "teacher", temperature=t, lr_factor=1 / t)
-             for t in preset.temperatures]
+    plan += [ModelSpec(row_names.tempered(t), preset.student_arch, GENERATION_LOSS, "teacher", temperature=t,
+                       lr_factor=1 / t) for t in preset.temperatures]
     if preset.label_smoothing:
         plan.append(ModelSpec("ls", preset.student_arch, "ls", smoothing_from="teacher"))
     # siblings of the control model (the teacher, or `label` when the students' architecture differs)
-    plan += [ModelSpec(f"indep-{k}", preset.student_arch, "ce") for k in range(2, preset.independent_models + 2)]
+    plan += [ModelSpec(row_names.independent(k), preset.student_arch, "ce")
+             for k in range(2, preset.independent_models + 2)]
     if preset.equal_compute:
         plan.append(ModelSpec("teacher-2x", preset.teacher_arch, "ce", epochs_factor=2))
     if preset.unlabelled:

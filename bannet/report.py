@@ -2,13 +2,12 @@
 differences to the control model), fidelity, verdicts in words, the study's heading, recipe and provenance."""
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
-from bannet import paper, records
+from bannet import paper, records, row_names
 from bannet.errors import InvalidInput
 from bannet.presets import get_preset
 from bannet.records import Record, Study
@@ -70,8 +69,7 @@ class Row:
 
 def generations(study: Study) -> int:
     """K, the number of born-again generations recorded."""
-    names = study.model_names()
-    return max((int(n.split("-")[1]) for n in names if re.fullmatch(r"ban-\d+", n)), default=0)
+    return max((k for name in study.model_names() if (k := row_names.generation_number(name))), default=0)
 
 
 def _ensemble_error(members: list[records.SeedModel], labelled_classes_only: bool) -> float:
@@ -123,12 +121,13 @@ def seed_errors(study: Study, labelled_classes_only: bool = False) -> dict[str, 
                            else m.error_pct)
                        for s in study.seeds if (m := study.models[s].get(name)) is not None}
     for k in range(2, generations(study) + 1):
-        table[f"bane-{k}"] = paired_ensemble_errors(study, [f"ban-{j}" for j in range(1, k + 1)], labelled_classes_only)
+        table[row_names.born_again_ensemble(k)] = paired_ensemble_errors(
+            study, [row_names.generation(j) for j in range(1, k + 1)], labelled_classes_only)
     groups = seed_group_rows(study)
     for k in range(2, max(generations(study), 1) + 1):
-        siblings = [study.control_model] + [f"indep-{j}" for j in range(2, k + 1)]
-        if f"ens-{k}" not in groups:
-            table[f"ens-{k}"] = paired_ensemble_errors(study, siblings, labelled_classes_only)
+        siblings = [study.control_model] + [row_names.independent(j) for j in range(2, k + 1)]
+        if row_names.ensemble(k) not in groups:
+            table[row_names.ensemble(k)] = paired_ensemble_errors(study, siblings, labelled_classes_only)
     for name, (model, k) in groups.items():
         table[name] = seed_ensemble_errors(study, model, k, labelled_classes_only)
     return {name: errors for name, errors in table.items() if errors}
@@ -140,10 +139,10 @@ def seed_group_rows(study: Study) -> dict[str, tuple[str, int]]:
     groups = {}
     independent = paper.recorded_setting(study, "independent_models") or 0
     for k in range(independent + 2, max(generations(study), 1) + 1):
-        groups[f"ens-{k}"] = (study.control_model, k)
+        groups[row_names.ensemble(k)] = (study.control_model, k)
     k = paper.recorded_setting(study, "ensemble_of")
     if k is not None:
-        groups |= {f"ens{k}-{model}": (model, k) for model in [*_students(study), study.control_model]}
+        groups |= {row_names.seed_ensemble(k, model): (model, k) for model in [*_students(study), study.control_model]}
     return groups
 
 

@@ -1,0 +1,42 @@
+"""The names of a study's rows: trained models (ban-k, indep-k, ban-1-t<T>) and ensembles computed from their
+outputs (bane-k, ens-k, ens{k}-<model>). Every module that makes or reads such a name calls these."""
+
+import re
+
+_GENERATION = re.compile(r"ban-(\d+)")
+
+
+def generation(k: int) -> str:
+    """BAN-k, the k-th born-again generation (ban-1 learns from the teacher, ban-k from ban-(k−1))."""
+    return f"ban-{k}"
+
+
+def generation_number(name: str) -> int | None:
+    """k for a generation's name ban-k; None for every other row (ban-unsup, ban-1-t2, ban+l, ...)."""
+    match = _GENERATION.fullmatch(name)
+    return None if match is None else int(match.group(1))
+
+
+def tempered(temperature: float) -> str:
+    """The BAN student of the teacher at temperature T: ban-1-t<T>."""
+    return f"ban-1-t{temperature:g}"
+
+
+def independent(k: int) -> str:
+    """indep-k, the k-th label-trained model of the control's architecture with its own seed (k ≥ 2)."""
+    return f"indep-{k}"
+
+
+def born_again_ensemble(k: int) -> str:
+    """bane-k: the mean softmax of BAN-1..k of one seed."""
+    return f"bane-{k}"
+
+
+def ensemble(k: int) -> str:
+    """ens-k: the mean softmax of k label-trained models of the control's architecture."""
+    return f"ens-{k}"
+
+
+def seed_ensemble(k: int, model: str) -> str:
+    """ens{k}-<model>: one model's mean softmax over a group of k seeds."""
+    return f"ens{k}-{model}"
