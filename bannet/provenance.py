@@ -12,8 +12,8 @@ import torch
 from bannet.precision import Precision
 
 
-def git_commit() -> str:
-    """The current git commit of the bannet checkout (suffixed '-dirty' with uncommitted changes), or 'unknown'."""
+def _checkout_commit() -> str:
+    """The bannet checkout's git commit now (suffixed '-dirty' with uncommitted changes), or 'unknown'."""
     where = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True,
@@ -23,6 +23,16 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit
+
+
+# Read when the process imports bannet, not when a record is written hours later: the checkout may have moved on by
+# then (an editable install follows its working tree), but the process still runs the code it imported.
+_CODE_COMMIT = _checkout_commit()
+
+
+def git_commit() -> str:
+    """The git commit of the bannet code this process runs: the checkout's when bannet was imported."""
+    return _CODE_COMMIT
 
 
 def cpu_model() -> str:
