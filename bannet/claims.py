@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bannet.records import Study
-from bannet.report import _pm, _signed, seed_errors, summarize
+from bannet.report import plus_minus, seed_errors, signed, summarize
 from bannet.stats import holm_rejections, mean_ci, t_test_p_value
 
 # The words that make a sentence of an answer a comparison a reader takes away.
@@ -141,7 +141,7 @@ def tested_table(chapter: ChapterClaims, studies: dict[str, Study | None],
     for comparison in only or tuple(results):
         tested = results[comparison]
         lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {comparison.measure} | "
-                     f"{len(tested.diffs)} | {_pm(tested.mean, tested.ci)} | {_p(tested.p)} | "
+                     f"{len(tested.diffs)} | {plus_minus(tested.mean, tested.ci)} | {_p(tested.p)} | "
                      f"{_outcome(chapter, tested)} |")
     return "\n".join(lines)
 
@@ -154,6 +154,6 @@ def claim_lines(chapter: ChapterClaims, studies: dict[str, Study | None]) -> str
         c, tested = claim.comparison, results[claim.comparison]
         held = "holds" if tested.direction == claim.direction else "**does not hold**"
         lines.append(f"- `{c.row}` has {claim.direction} {c.measure} than `{c.baseline}` ({c.study}): "
-                     f"{_signed(tested.mean)} points, p {_p(tested.p) or 'untested'}, {_outcome(chapter, tested)}; "
+                     f"{signed(tested.mean)} points, p {_p(tested.p) or 'untested'}, {_outcome(chapter, tested)}; "
                      f"{held}.")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from bannet.records import Study
-from bannet.report import _pm, ensemble_probabilities, seed_errors, top1_error_pct
+from bannet.report import ensemble_probabilities, plus_minus, seed_errors, top1_error_pct
 from bannet.stats import mean_ci
 
 
@@ -37,8 +37,8 @@ def diversity_table(study: Study, ensembles: dict[str, list[str]]) -> str:
         member_error = [sum(m.error_pct for m in models) / len(models) for models in outputs]
         disagreement = [disagreement_pct([m.logits for m in models]) for models in outputs]
         gain = [ensemble_gain([m.logits for m in models], models[0].labels) for models in outputs]
-        lines.append(f"| {name} | {', '.join(members)} | {len(seeds)} | {_pm(*mean_ci(member_error))} | "
-                     f"{_pm(*mean_ci(disagreement))} | {_pm(*mean_ci(gain))} |")
+        lines.append(f"| {name} | {', '.join(members)} | {len(seeds)} | {plus_minus(*mean_ci(member_error))} | "
+                     f"{plus_minus(*mean_ci(disagreement))} | {plus_minus(*mean_ci(gain))} |")
     return "\n".join(lines)
 
 
@@ -65,6 +65,7 @@ def share_table(study: Study) -> str:
     CI over seeds), and the correlation of the 20-way accuracy with the share that goes to the test set's classes."""
     shares, r = prediction_shares(study)
     lines = ["| model | seeds | predictions outside the test set's classes % |", "|---|---|---|"]
-    lines += [f"| {name} | {len(seeds)} | {_pm(*mean_ci(list(seeds.values())))} |" for name, seeds in shares.items()]
+    lines += [f"| {name} | {len(seeds)} | {plus_minus(*mean_ci(list(seeds.values())))} |"
+              for name, seeds in shares.items()]
     return "\n".join(lines) + (f"\n\nCorrelation over every model and seed of the accuracy over all outputs with the "
                                f"share of predictions inside the test set's classes: r = {r:.2f}.")

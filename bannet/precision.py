@@ -5,8 +5,8 @@ Evidence (2-core Xeon with AMX and AVX512-BF16, batch 128, 2 threads, one traini
 channels_last runs 2.2-3.0x the images/s of fp32 (WRN-28-1 394 -> 914, WRN-16-2 268 -> 808, ResNet-18 at
 128 px 58 -> 152); `benchmarks/results/` holds the measured runs. Without bf16 matrix instructions the CPU
 emulates bf16 and is slower than fp32, hence "auto". There, in fp32 (2-core AMD EPYC, AVX2 only, one training
-step), channels_last runs 1.2-1.4x the images/s of contiguous tensors (WRN-28-1 at batch 128: 204 -> 258;
-airbench-64-256-256 at batch 1000: 95 -> 154; benchmarks/README.md).
+step), channels_last runs 1.2-1.5x the images/s of contiguous tensors (label steps: WRN-28-1 at batch 128 248 -> 316,
+airbench-64-256-256 at batch 1000 112 -> 138; benchmarks/results/recipes-cpu-amd-epyc-avx2-2026-12-07.txt).
 """
 
 from contextlib import AbstractContextManager, nullcontext

@@ -177,7 +177,8 @@ def summarize(study: Study, baseline: str | None = None, confidence: float = 0.9
     return rows
 
 
-def _pm(mean: float, ci: float, digits: int = 2) -> str:
+def plus_minus(mean: float, ci: float, digits: int = 2) -> str:
+    """"mean ± ci" at `digits` decimals; the mean alone when there is no interval, "" when there is no mean."""
     if math.isnan(mean):
         return ""
     return f"{mean:.{digits}f}" if math.isnan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
@@ -190,8 +191,8 @@ def format_table(rows: list[Row], baseline: str, paper: dict[str, float] | None 
     lines = [f"| model | seeds | {error_title} | Δ vs {baseline} (paired) | paper |", "|---|---|---|---|---|"]
     for row in rows:
         quoted = f"{paper[row.name]:.2f}" if row.name in paper else ""
-        difference = _pm(row.diff_mean, row.diff_ci)
-        lines.append(f"| {row.name} | {row.n} | {_pm(row.mean, row.ci)} | {difference} | {quoted} |")
+        difference = plus_minus(row.diff_mean, row.diff_ci)
+        lines.append(f"| {row.name} | {row.n} | {plus_minus(row.mean, row.ci)} | {difference} | {quoted} |")
     return "\n".join(lines)
 
 
@@ -266,7 +267,8 @@ def format_fidelity(rows: list[Fidelity], confidence: float = 0.95) -> str:
     for row in rows:
         agreement, kl = mean_ci(list(row.agreement.values()), confidence), mean_ci(list(row.kl.values()), confidence)
         seeds = len(row.agreement)
-        lines.append(f"| {row.name} | {row.teacher} | {seeds} | {_pm(*agreement)} | {_pm(*kl, digits=3)} |")
+        lines.append(f"| {row.name} | {row.teacher} | {seeds} | {plus_minus(*agreement)} | "
+                     f"{plus_minus(*kl, digits=3)} |")
     return "\n".join(lines)
 
 
@@ -368,7 +370,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _signed(value: float) -> str:
+def signed(value: float) -> str:
     """A signed two-decimal number in which a value that rounds to zero reads +0.00, never -0.00."""
     return f"{0.0 if round(value, 2) == 0 else value:+.2f}"
 
@@ -385,8 +387,8 @@ def plain_statement(rows: list[Row], baseline: str) -> str:
             lines.append(f"- **{row.name}**: {row.diff_mean:+.2f} points against {other} from a single pair (one seed, "
                          "or one group of seeds); no confidence interval, so no conclusion.")
             continue
-        interval = (f"paired difference {_signed(row.diff_mean)} points, 95% CI {_signed(row.diff_mean - row.diff_ci)} "
-                    f"to {_signed(row.diff_mean + row.diff_ci)}, {row.diff_n} paired seeds")
+        interval = (f"paired difference {signed(row.diff_mean)} points, 95% CI {signed(row.diff_mean - row.diff_ci)} "
+                    f"to {signed(row.diff_mean + row.diff_ci)}, {row.diff_n} paired seeds")
         words = {"better": f"beats {other}: lower error, and the 95% CI excludes 0",
                  "worse": f"is worse than {other}: higher error, and the 95% CI excludes 0",
                  "no difference": f"shows no significant difference at 95% from {other}: the CI includes 0"}
@@ -418,8 +420,8 @@ def against_paper(study: Study, rows: list[Row], baseline: str = "teacher") -> s
             continue
         theirs = figures.errors[row.name] - figures.errors[baseline]
         interval = "" if math.isnan(row.diff_ci) else f" ± {row.diff_ci:.2f}"
-        line = (f"- **{row.name}**: the paper {_signed(theirs)} points against its {baseline} (one run); "
-                f"ours {_signed(row.diff_mean)}{interval} ({_count(row.diff_n, 'paired seed')})")
+        line = (f"- **{row.name}**: the paper {signed(theirs)} points against its {baseline} (one run); "
+                f"ours {signed(row.diff_mean)}{interval} ({_count(row.diff_n, 'paired seed')})")
         lines.append(line + (f": {_paper_outcome(verdict(row), theirs)}." if setting.same else "."))
     return "\n".join(lines)
 
@@ -459,5 +461,5 @@ def confidence_on_test(study: Study, models: Sequence[str], confidence: float = 
     for name in models:
         values = [mean_max_probability(study.models[s][name].logits) for s in study.seeds if name in study.models[s]]
         if values:
-            lines.append(f"| {name} | {len(values)} | {_pm(*mean_ci(values, confidence), digits=3)} |")
+            lines.append(f"| {name} | {len(values)} | {plus_minus(*mean_ci(values, confidence), digits=3)} |")
     return "\n".join(lines)
