@@ -10,14 +10,16 @@ from pathlib import Path
 
 import torch
 
-from bannet import paper, plots, records, report
+from bannet import paper, plots, records, report, verdicts
 from bannet.born_again import run_study
 from bannet.data import DATASETS, load_split, load_study_data
+from bannet.errors import MissingFile
 from bannet.models import build, count_parameters
 from bannet.presets import PRESETS, PROFILES, get_preset, study_plan
 from bannet.recipes import recipe_for
 from bannet.recorded import REPOSITORY, RESULTS_DIR, find_study
 from bannet.records import Study, load_study
+from bannet.results import StudyResults, verdict
 
 RUNS_DIR = REPOSITORY / "runs"
 PROFILE_ENV = "BANNET_PROFILE"
@@ -102,14 +104,13 @@ def train_study(preset_name: str, seeds: Sequence[int], out: str | Path, profile
     return load_study(out)
 
 
-def smoke_study(preset_name: str, seeds: Sequence[int], root: str | Path | None = None) -> Study | None:
-    """The preset's smoke profile trained on the CPU in a temporary folder; None (said plainly) without its data."""
+def smoke_study(preset_name: str, seeds: Sequence[int], root: str | Path | None = None) -> Study:
+    """The preset's smoke profile trained on the CPU in a temporary folder (its data set must be at hand)."""
     preset = get_preset(preset_name, "smoke")
     try:
         data = load_study_data(preset, root, download=False)
     except FileNotFoundError as missing:
-        print(f"Smoke run of {preset_name} skipped: its data set is not here ({missing})")
-        return None
+        raise MissingFile(f"no recorded run of {preset_name} and no data set for a smoke stand-in: {missing}") from None
     with tempfile.TemporaryDirectory(prefix=f"{preset_name}-smoke-") as folder:
         run_study(preset, list(seeds), Path(folder), torch.device("cpu"), data=data, progress=False,
                   log=lambda _: None)
@@ -118,27 +119,34 @@ def smoke_study(preset_name: str, seeds: Sequence[int], root: str | Path | None 
 
 def open_study(preset_name: str, train: bool = False, profile: str | None = None, device: torch.device | None = None,
                results_dir: str | Path = RESULTS_DIR, runs_dir: str | Path = RUNS_DIR,
-               smoke_stand_in: bool = True) -> Study | None:
+               smoke_stand_in: bool = True) -> Study:
     """The study a chapter shows: trained if `train`, else recorded, else (smoke profile, when `smoke_stand_in`) a
-    one-seed smoke run that shows the chapter's code runs, else None. The profile defaults to the chapters' (see
-    `current_profile()`)."""
+    one-seed smoke run that shows the chapter's code runs; a chapter without its study stops with the command that
+    records it. The profile defaults to the chapters' (see `current_profile()`)."""
     profile = profile or current_profile()
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     if train:
         preset = get_preset(preset_name, profile)
         return train_study(preset_name, preset.seeds, Path(runs_dir) / preset.folder_name, profile, device)
-    study = load_or_explain(preset_name, results_dir)
-    if study is None and profile == "smoke" and smoke_stand_in:
+    study = find_study(preset_name, results_dir)
+    if study is not None:
+        return study
+    if profile == "smoke" and smoke_stand_in:
         return smoke_study(preset_name, default_seeds(preset_name)[:1])
-    return study
+    raise MissingFile(f"no recorded run of {preset_name} in {results_dir}; record one from the repository root with "
+                      f"`{run_command(preset_name)}`")
 
 
 def show(preset_names: Sequence[str], train: bool = False, results_dir: str | Path = RESULTS_DIR) -> None:
     """Render each of a chapter's studies, trained if `train`, else recorded; in the smoke profile only the first
     may be stood in by a smoke run (once per page is enough to show that its code runs)."""
     for position, name in enumerate(preset_names):
-        render(open_study(name, train, results_dir=results_dir, smoke_stand_in=position == 0))
+        study = open_study(name, True) if train else load_or_explain(name, results_dir)
+        if study is None and position == 0 and current_profile() == "smoke":
+            study = smoke_study(name, default_seeds(name)[:1])
+        if study is not None:
+            render(study)
 
 
 def scale(preset_name: str, seeds: Sequence[int] | None = None) -> str:
@@ -169,7 +177,7 @@ def overview(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> str:
     if study is None:
         return f"**{preset_name}**: no recorded study yet; `{run_command(preset_name)}` records one."
     return (f"{report.heading(study)}\n\nProvenance: {report.provenance_summary(study)}\n\n"
-            + report.study_table(study))
+            + report.study_table(StudyResults(study)))
 
 
 HEADLINE_WORDS = {"better": "the student is better", "worse": "the student is worse",
@@ -184,17 +192,16 @@ def headlines(results_dir: str | Path = RESULTS_DIR) -> str:
              "|---|---|---|---|---|---|---|"]
     for name in PRESETS:
         study = find_study(name, results_dir)
-        rows = {row.name: row for row in report.summarize(study)} if study is not None else {}
-        row = rows.get("ban-1")
+        results = StudyResults(study) if study is not None else None
+        row = results.row("ban-1") if results is not None else None
         if row is None or row.diff_n == 0:
             continue
-        figures = paper.paper_figures(study)
+        figures, setting = results.paper_figures, results.regime
         quoted = (f"{figures.errors['ban-1'] - figures.errors['teacher']:+.2f}"
                   if figures and {"ban-1", "teacher"} <= figures.errors.keys() else "")
-        setting = paper.regime(study, rows["teacher"].mean) if "teacher" in rows else None
         interval = "" if row.diff_n < 2 else f" ± {row.diff_ci:.2f}"
         lines.append(f"| `{name}` | {row.diff_n} | `{study.control_model}` | {row.diff_mean:+.2f}{interval} | "
-                     f"{HEADLINE_WORDS[report.verdict(row)]} | {quoted} | "
+                     f"{HEADLINE_WORDS[verdict(row)]} | {quoted} | "
                      f"{setting.describe().removesuffix('.') if setting else ''} |")
     if len(lines) == 2:
         return "No recorded study has a born-again student and its control on the same seed yet."
@@ -202,18 +209,17 @@ def headlines(results_dir: str | Path = RESULTS_DIR) -> str:
                                "side by side, not compared."
 
 
-def render(study: Study | None, baseline: str | None = None) -> None:
+def render(study: Study, baseline: str | None = None) -> None:
     """Show a study in a notebook: what it is, the table beside the paper, plain statements, provenance, figures;
     paired differences against `baseline` (default: the study's control model)."""
-    if study is None:
-        return
     from IPython.display import Markdown, display  # only notebooks call this; IPython is not a dependency
 
     baseline = baseline or study.control_model
-    rows = report.summarize(study, baseline)
+    results = StudyResults(study)
+    rows = results.rows(baseline)
     display(Markdown(report.heading(study) + "\n\n" + report.schedule(study)))
-    display(Markdown(report.study_table(study, baseline)))
-    display(Markdown(report.plain_statement(rows, baseline)))
+    display(Markdown(report.study_table(results, baseline)))
+    display(Markdown(verdicts.plain_statement(rows, baseline)))
     display(Markdown(report.provenance_table(study)))
     figures = [(plots.learning_curves(study), "test error by epoch, the mean over seeds with its 95% band")]
     if len(rows) > 1:

@@ -5,8 +5,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from bannet.records import Study
-from bannet.report import plus_minus, seed_errors, signed, summarize
+from bannet.formatting import plus_minus, signed
+from bannet.results import StudyResults
 from bannet.stats import holm_rejections, mean_ci, t_test_p_value
 
 # The words that make a sentence of an answer a comparison a reader takes away.
@@ -63,21 +63,15 @@ class Tested:
         return None if not self.significant else ("lower" if self.mean < 0 else "higher")
 
 
-def _all_diffs(studies: dict[str, Study | None], comparisons: list[Comparison]) -> dict[Comparison, dict[int, float]]:
-    """Each comparison's paired differences by seed, from the report's rows (summarized once per study, baseline and
-    measure); {} when the study or a row is missing (a smoke run trains a part of the design)."""
-    rows: dict[tuple[str, str, str], dict[str, dict[int, float]]] = {}
-    diffs = {}
-    for c in comparisons:
-        study = studies.get(c.study)
-        if study is None or not {c.row, c.baseline} <= set(seed_errors(study)):
-            diffs[c] = {}
-            continue
-        if (c.study, c.baseline, c.measure) not in rows:
-            summary = summarize(study, c.baseline, labelled_classes_only=MEASURES[c.measure])
-            rows[c.study, c.baseline, c.measure] = {row.name: row.diffs for row in summary}
-        diffs[c] = rows[c.study, c.baseline, c.measure].get(c.row, {})
-    return diffs
+def _diffs(studies: dict[str, StudyResults | None], c: Comparison) -> dict[int, float]:
+    """A comparison's paired differences by seed, from its study's rows; {} when the study or a row is missing (a
+    smoke run trains a part of the design)."""
+    results = studies.get(c.study)
+    among = MEASURES[c.measure]
+    if results is None or not {c.row, c.baseline} <= results.seed_errors(among).keys():
+        return {}
+    row = results.row(c.row, c.baseline, among)
+    return row.diffs if row is not None else {}
 
 
 def _tested(comparison: Comparison, diffs: dict[int, float], significant: bool) -> Tested:
@@ -86,9 +80,9 @@ def _tested(comparison: Comparison, diffs: dict[int, float], significant: bool) 
     return Tested(comparison, diffs, mean, ci, t_test_p_value(list(diffs.values())), significant)
 
 
-def run_tests(chapter: ChapterClaims, studies: dict[str, Study]) -> dict[Comparison, Tested]:
+def run_tests(chapter: ChapterClaims, studies: dict[str, StudyResults | None]) -> dict[Comparison, Tested]:
     """The primary comparison tested alone at α and the family under Holm's correction at α, by comparison."""
-    diffs = _all_diffs(studies, [chapter.primary, *chapter.family])
+    diffs = {c: _diffs(studies, c) for c in [chapter.primary, *chapter.family]}
     primary = diffs.pop(chapter.primary)
     alone = t_test_p_value(list(primary.values())) <= chapter.alpha
     results = {chapter.primary: _tested(chapter.primary, primary, alone)}
@@ -131,7 +125,7 @@ def _outcome(chapter: ChapterClaims, tested: Tested) -> str:
     return f"{tested.direction} error, {how}" if tested.significant else f"no conclusion {how}"
 
 
-def tested_table(chapter: ChapterClaims, studies: dict[str, Study | None],
+def tested_table(chapter: ChapterClaims, studies: dict[str, StudyResults | None],
                  only: tuple[Comparison, ...] | None = None) -> str:
     """Markdown: the chapter's tests (or `only` those), each with its paired difference (row − baseline, points,
     mean ± 95% CI), pairs, two-sided paired t-test p and outcome: the primary alone, the family under Holm."""
@@ -146,7 +140,7 @@ def tested_table(chapter: ChapterClaims, studies: dict[str, Study | None],
     return "\n".join(lines)
 
 
-def claim_lines(chapter: ChapterClaims, studies: dict[str, Study | None]) -> str:
+def claim_lines(chapter: ChapterClaims, studies: dict[str, StudyResults | None]) -> str:
     """Markdown, one line per claim of the answer: what it says and the test that supports it (or does not)."""
     results = run_tests(chapter, studies)
     lines = []

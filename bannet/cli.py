@@ -19,6 +19,7 @@ from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_model
 from bannet.recipes import recipe_for
 from bannet.records import load_study
 from bannet.report import study_table
+from bannet.results import StudyResults
 from bannet.seed_processes import SeedProcesses, run_seeds_in_parallel
 
 
@@ -101,7 +102,7 @@ def _print_table(out: Path) -> None:
         print(f"no table yet: {out} has no record of {study.control_model!r}, the row the table is paired against; "
               f"`python -m bannet report {out} --baseline ROW` pairs it against a recorded row")
         return
-    print(study_table(study))
+    print(study_table(StudyResults(study)))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -113,7 +114,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"{study.first_record()['study']}: {seeds} ({', '.join(map(str, study.seeds))}); "
           "test error %, mean ± 95% CI")
     print(format_seeds_per_kind(study))
-    print(study_table(study, args.baseline, labelled_classes_only=args.labelled_classes_only))
+    print(study_table(StudyResults(study), args.baseline, labelled_classes_only=args.labelled_classes_only))
     return 0
 
 

@@ -1,14 +1,16 @@
-"""Measures of a study beyond test error, from its stored logits: how diverse an ensemble's members are, and where a
-model's predictions go when the test set holds only some of its classes."""
+"""Measures of a study beyond test error, from its stored logits: how diverse an ensemble's members are, where a
+model's predictions go when the test set holds only some of its classes, and how sure a model is."""
 
 import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from bannet.ensembles import ensemble_probabilities, top1_error_pct
+from bannet.formatting import plus_minus
 from bannet.records import Study
-from bannet.report import ensemble_probabilities, plus_minus, seed_errors, top1_error_pct
 from bannet.stats import mean_ci
 
 
@@ -52,8 +54,7 @@ def prediction_shares(study: Study) -> tuple[dict[str, dict[int, float]], float]
     correlation over every model and seed of the 20-way accuracy with the share that goes to the test set's classes."""
     shares = {name: {s: unlabelled_share_pct(m.logits, m.labels) for s in study.seeds
                      if (m := study.models[s].get(name)) is not None} for name in study.model_names()}
-    errors = seed_errors(study)
-    pairs = [(100.0 - errors[name][s], 100.0 - share)
+    pairs = [(100.0 - study.models[s][name].error_pct, 100.0 - share)
              for name, by_seed in shares.items() for s, share in by_seed.items()]
     accuracy, inside = np.array(pairs).T
     r = float(np.corrcoef(accuracy, inside)[0, 1]) if accuracy.std() > 0 and inside.std() > 0 else math.nan
@@ -69,3 +70,35 @@ def share_table(study: Study) -> str:
               for name, seeds in shares.items()]
     return "\n".join(lines) + (f"\n\nCorrelation over every model and seed of the accuracy over all outputs with the "
                                f"share of predictions inside the test set's classes: r = {r:.2f}.")
+
+
+def mean_max_probability(logits: torch.Tensor) -> float:
+    """Mean over images of max_i softmax(z)_i (float64): how sure a model is of what it predicts."""
+    return logits.double().softmax(1).amax(1).mean().item()
+
+
+def teacher_confidence(study: Study, model: str = "teacher") -> str:
+    """Markdown: the model's mean largest probability and mean non-top mass on its training images (from its record)
+    and on the test images (from its stored logits), per seed: what its students learn from, and what it shows."""
+    lines = ["| seed | train: mean max p | train: mean non-top mass | test: mean max p | test error % |",
+             "|---|---|---|---|---|"]
+    for seed in study.seeds:
+        entry = study.models[seed].get(model)
+        if entry is None:
+            continue
+        train = entry.record.get("train_confidence")
+        top = mean_max_probability(entry.logits)
+        shown = (f"{train['mean_max_prob']:.3f} | {train['mean_non_top_mass']:.3f}" if train else "not recorded | ")
+        lines.append(f"| {seed} | {shown} | {top:.3f} | {entry.error_pct:.2f} |")
+    return "\n".join(lines)
+
+
+def confidence_on_test(study: Study, models: Sequence[str], confidence: float = 0.95) -> str:
+    """Markdown: each model's mean largest probability on the test images, mean ± CI over its seeds (models without a
+    record are left out)."""
+    lines = ["| model | seeds | test: mean max p |", "|---|---|---|"]
+    for name in models:
+        values = [mean_max_probability(study.models[s][name].logits) for s in study.seeds if name in study.models[s]]
+        if values:
+            lines.append(f"| {name} | {len(values)} | {plus_minus(*mean_ci(values, confidence), digits=3)} |")
+    return "\n".join(lines)

@@ -7,10 +7,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from bannet import row_names
+from bannet import ensembles, row_names
 from bannet.records import Study
-from bannet.report import Row, seed_errors
-from bannet.report import generations as generation_count
+from bannet.results import Row, StudyResults
 from bannet.stats import mean_ci
 
 DPI = 90
@@ -65,11 +64,11 @@ def learning_curves(study: Study, models: list[str] | None = None) -> Figure:
     return figure
 
 
-def generations(study: Study) -> Figure:
+def generations(results: StudyResults) -> Figure:
     """Test error (%) by generation (0 = the teacher, k = ban-k): one grey line per seed, the mean ± 95% CI, and
     beside each k ≥ 2 the born-again ensemble bane-k and the independent ensemble ens-k of the same seeds."""
-    table = seed_errors(study)
-    chain = ["teacher"] + [name for k in range(1, generation_count(study) + 1)
+    study, table = results.study, results.seed_errors()
+    chain = ["teacher"] + [name for k in range(1, ensembles.generations(study) + 1)
                            if (name := row_names.generation(k)) in table]
     figure, ax = _figure()
     for seed in study.seeds:
@@ -79,8 +78,8 @@ def generations(study: Study) -> Figure:
         mean, ci = mean_ci(list(table[name].values()))
         ax.errorbar(k, mean, yerr=0.0 if math.isnan(ci) else ci, fmt="o", color="tab:blue", capsize=4, zorder=3,
                     label="generation: mean ± 95% CI" if k == 0 else None)
-    ensembles = ((row_names.born_again_ensemble, "bane-k", "tab:green"), (row_names.ensemble, "ens-k", "tab:orange"))
-    for offset, (name_of, label, colour) in zip((0.15, 0.3), ensembles):
+    averaged = ((row_names.born_again_ensemble, "bane-k", "tab:green"), (row_names.ensemble, "ens-k", "tab:orange"))
+    for offset, (name_of, label, colour) in zip((0.15, 0.3), averaged):
         for k in range(2, len(chain)):
             errors = table.get(name_of(k), {})
             if errors:

@@ -22,10 +22,10 @@ import torch
 from label_training import train_from_labels
 
 from bannet.data import load_study_data
+from bannet.ensembles import among_labelled_classes, top1_error_pct
 from bannet.models import build, count_parameters
 from bannet.presets import PRESETS, get_preset
 from bannet.provenance import device_name, git_commit
-from bannet.report import among_labelled_classes, top1_error_pct
 
 
 def candidate(text: str) -> tuple[str, int]:

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from bannet import measures, paper
+from bannet.ensembles import seed_errors
+from bannet.measures import mean_max_probability
 from bannet.paper import recorded_setting
 from bannet.records import load_study
-from bannet.report import mean_max_probability, seed_errors, summarize, verdict
+from bannet.results import StudyResults, verdict
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
@@ -70,7 +72,7 @@ def test_chapter_07_the_whole_design_fit_its_budget(imagewang):
 
 
 def test_chapter_03_temperature_and_learning_rate_change_together_and_neither_separates_from_ban_1(mnist):
-    rows = {row.name: row for row in summarize(mnist, "ban-1")}
+    rows = {row.name: row for row in StudyResults(mnist).rows("ban-1")}
     assert verdict(rows["ban-1-t2"]) == verdict(rows["ban-1-t4"]) == "no difference"
     lr = {name: mnist.record(0, name)["model"]["lr_factor"] for name in ("ban-1", "ban-1-t2", "ban-1-t4")}
     assert lr == {"ban-1": 1.0, "ban-1-t2": 0.5, "ban-1-t4": 0.25}  # temperature and learning rate change together
@@ -90,7 +92,7 @@ def test_chapter_04_the_controls_ran_on_another_kind_of_cpu(cifar10):
 @pytest.mark.parametrize("name", ["cifar10-wrn-28-1-11ep", "cifar100-wrn-16-2-9ep"])
 def test_chapters_04_and_05_are_not_in_the_papers_regime(name):
     study = load_study(RESULTS / name)
-    teacher = next(row for row in summarize(study) if row.name == "teacher")
+    teacher = next(row for row in StudyResults(study).rows() if row.name == "teacher")
     assert not paper.regime(study, teacher.mean).same
 
 

@@ -11,6 +11,7 @@ import pytest
 from bannet import book_claims
 from bannet.claims import Claim, run_tests, unregistered, unsupported
 from bannet.records import load_study
+from bannet.results import StudyResults
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +26,7 @@ def _answer(notebook: str) -> str:
 @pytest.fixture(scope="module")
 def studies():
     names = {c.study for chapter in book_claims.CHAPTERS.values() for c in (chapter.primary, *chapter.family)}
-    return {name: load_study(ROOT / "results" / name) for name in names}
+    return {name: StudyResults(load_study(ROOT / "results" / name)) for name in names}
 
 
 @pytest.mark.parametrize("notebook", list(book_claims.CHAPTERS))

@@ -7,11 +7,13 @@ import torch
 
 from bannet import records
 from bannet.born_again import run_study
+from bannet.ensembles import ensemble_probabilities, seed_errors, top1_error_pct
 from bannet.errors import InvalidInput
 from bannet.losses import build_loss
 from bannet.presets import get_preset, required_models, study_plan
 from bannet.records import load_study
-from bannet.report import ensemble_probabilities, fidelity, format_fidelity, seed_errors, top1_error_pct
+from bannet.report import format_fidelity
+from bannet.results import StudyResults
 from helpers import tiny_mnist_like
 
 CPU = torch.device("cpu")
@@ -71,7 +73,7 @@ def test_independent_ensembles_pair_with_bane_by_seed(controls_study):
 
 def test_fidelity_of_each_student_to_its_own_teacher(controls_study):
     study = load_study(controls_study)
-    rows = {row.name: row for row in fidelity(study)}
+    rows = {row.name: row for row in StudyResults(study).fidelity}
     assert set(rows) == {"ban-1", "ban-2", "cwtm", "ban-1-t2"} and rows["ban-2"].teacher == "ban-1"
     student, teacher = study.models[1]["ban-2"], study.models[1]["ban-1"]
     expected = 100 * (student.outputs.predictions == teacher.outputs.predictions).double().mean().item()

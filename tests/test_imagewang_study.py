@@ -12,13 +12,16 @@ from bannet import records
 from bannet.born_again import run_study
 from bannet.cli import main
 from bannet.data import EndlessBatches, StudyData, imagewang_files, load_split, load_study_data
+from bannet.ensembles import seed_errors
 from bannet.losses import ban_loss, build_loss
 from bannet.models import build
 from bannet.presets import PRESETS, get_preset, study_plan
 from bannet.recipes import StepRecipe
 from bannet.records import load_study
-from bannet.report import paired_statement, seed_errors, study_table
+from bannet.report import study_table
+from bannet.results import StudyResults
 from bannet.train import TrainStep
+from bannet.verdicts import paired_statement
 from helpers import paper_design, tiny_mnist_like
 from test_distributed import _spawn as spawn
 
@@ -149,7 +152,7 @@ def test_ensembles_of_four_average_the_right_models(tmp_path):
     all_four = _numpy_ensemble_error([logits[s, "dkpp"] for s in range(4)], labels)
     assert table["ens4-dkpp"] == pytest.approx({0: all_four})  # seed 4 has no dkpp: the same group
     assert len(set(table["ens4-cwtm"].values()) | {table["cwtm"][0]}) > 1  # not a copy of one model's error
-    assert "| ens4-label | 1 |" in study_table(load_study(tmp_path))
+    assert "| ens4-label | 1 |" in study_table(StudyResults(load_study(tmp_path)))
 
 
 def _numpy_error_among(members: list[np.ndarray], labels: np.ndarray, classes: list[int]) -> float:
@@ -170,12 +173,12 @@ def test_errors_among_the_test_sets_classes_ignore_the_other_outputs(tmp_path, c
                                                                      labels, dogs))
     assert all(among[row][s] <= anywhere[row][s] for row in anywhere for s in anywhere[row])
     assert any(among[row][s] < anywhere[row][s] for row in anywhere for s in anywhere[row])
-    table = study_table(study, labelled_classes_only=True)
+    table = study_table(StudyResults(study), labelled_classes_only=True)
     assert "among the test set's classes" in table and "the 10 classes of the test labels" in table
     assert main(["report", str(tmp_path), "--labelled-classes-only"]) == 0
     assert table in capsys.readouterr().out
     for labelled_classes_only, errors in ((False, anywhere), (True, among)):
-        said = paired_statement(study, "cwtm", "ban-1", labelled_classes_only)
+        said = paired_statement(StudyResults(study), "cwtm", "ban-1", labelled_classes_only)
         mean = np.mean([errors["cwtm"][s] - errors["ban-1"][s] for s in range(4)])
         assert said.startswith("- **cwtm**") and f"paired difference {mean:+.2f} points" in said
 

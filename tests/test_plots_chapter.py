@@ -9,11 +9,12 @@ import torch
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
 
-from bannet import chapter, cost, paper, plots, report
+from bannet import chapter, cost, measures, paper, plots, report, verdicts
 from bannet.born_again import run_study
+from bannet.errors import MissingFile
 from bannet.presets import PRESETS, get_preset, study_plan
 from bannet.records import load_study
-from bannet.report import Row, summarize
+from bannet.results import Row, StudyResults, verdict
 from helpers import paper_design, tiny_mnist_like
 
 TINY = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=2, batch_size=64, generations=2,
@@ -39,18 +40,18 @@ def _row(name: str, diff_mean: float, diff_ci: float, n: int = 5) -> Row:
     (-0.5, 0.3, "better"), (0.5, 0.3, "worse"), (-0.2, 0.3, "no difference"), (0.2, 0.3, "no difference"),
     (-0.3, 0.3, "no difference"), (0.1, math.nan, "one seed")])
 def test_verdict_follows_the_confidence_interval(diff_mean, diff_ci, expected):
-    assert report.verdict(_row("ban-1", diff_mean, diff_ci)) == expected
+    assert verdict(_row("ban-1", diff_mean, diff_ci)) == expected
 
 
 def test_verdict_refuses_a_row_without_a_paired_difference():
     with pytest.raises(ValueError, match="no paired difference"):
-        report.verdict(_row("teacher", math.nan, math.nan))
+        verdict(_row("teacher", math.nan, math.nan))
 
 
 def test_plain_statement_says_which_students_beat_the_teacher():
     rows = [_row("teacher", math.nan, math.nan), _row("ban-1", -0.5, 0.3), _row("cwtm", 0.6, 0.2),
             _row("dkpp", -0.1, 0.4), _row("ban-2", 0.3, math.nan, n=1)]
-    lines = report.plain_statement(rows, "teacher").splitlines()
+    lines = verdicts.plain_statement(rows, "teacher").splitlines()
     assert len(lines) == 4 and not any("**teacher**" in line for line in lines)
     assert lines[0].startswith("- **ban-1** beats the teacher") and "95% CI -0.80 to -0.20" in lines[0]
     assert lines[1].startswith("- **cwtm** is worse than the teacher") and "+0.40 to +0.80" in lines[1]
@@ -59,7 +60,7 @@ def test_plain_statement_says_which_students_beat_the_teacher():
 
 
 def test_plain_statement_names_the_label_baseline():
-    text = report.plain_statement([_row("label", math.nan, math.nan), _row("ban-1", -1.0, 0.5)], baseline="label")
+    text = verdicts.plain_statement([_row("label", math.nan, math.nan), _row("ban-1", -1.0, 0.5)], baseline="label")
     assert "beats the student architecture trained from labels" in text
 
 
@@ -72,11 +73,12 @@ def test_missing_study_is_explained_with_the_exact_command(tmp_path, capsys):
         chapter.load_or_explain("no-such-preset", tmp_path)
 
 
-def test_open_study_without_record_is_none_or_a_smoke_stand_in(tmp_path, capsys, monkeypatch):
+def test_a_chapter_without_its_study_stops_with_the_command_that_records_it(tmp_path, monkeypatch):
     monkeypatch.setenv("BANNET_DATA", str(tmp_path / "no-data"))
-    assert chapter.open_study("mnist-mlp", train=False, profile="full", results_dir=tmp_path) is None
-    assert chapter.open_study("mnist-mlp", train=False, profile="smoke", results_dir=tmp_path) is None
-    assert "Smoke run of mnist-mlp skipped" in capsys.readouterr().out  # the stand-in was tried
+    with pytest.raises(MissingFile, match="python -m bannet run mnist-mlp --seeds 0 1 2 3 4 --out results/mnist-mlp"):
+        chapter.open_study("mnist-mlp", train=False, profile="full", results_dir=tmp_path)
+    with pytest.raises(MissingFile, match="no data set for a smoke stand-in"):  # the stand-in was tried
+        chapter.open_study("mnist-mlp", train=False, profile="smoke", results_dir=tmp_path)
     with pytest.raises(ValueError, match="unknown profile"):
         chapter.open_study("mnist-mlp", train=False, profile="huge", results_dir=tmp_path)
     monkeypatch.setenv("BANNET_PROFILE", "huge")
@@ -91,9 +93,9 @@ def test_a_chapter_describes_its_models_and_cost_at_its_class_count():
     assert "--seeds 0 1 2 3 4 " in chapter.run_command("mnist-mlp")
 
 
-def test_smoke_study_without_data_says_so(tmp_path, capsys):
-    assert chapter.smoke_study("mnist-mlp", [0], root=tmp_path) is None
-    assert "Smoke run of mnist-mlp skipped" in capsys.readouterr().out
+def test_smoke_study_without_data_says_so(tmp_path):
+    with pytest.raises(MissingFile, match="no recorded run of mnist-mlp and no data set for a smoke stand-in"):
+        chapter.smoke_study("mnist-mlp", [0], root=tmp_path)
 
 
 def test_recorded_study_is_found_by_preset_name(tiny_study, tmp_path):
@@ -114,10 +116,10 @@ def test_overview_shows_a_recorded_study_or_one_line(tiny_study, tmp_path):
 def test_headlines_pair_each_studys_first_student_with_its_control(tiny_study, tmp_path):
     assert chapter.headlines(tmp_path).startswith("No recorded study has a born-again student")
     (tmp_path / "cifar10-wrn-28-1").symlink_to(tiny_study.path)
-    row = next(r for r in summarize(tiny_study) if r.name == "ban-1")
+    row = next(r for r in StudyResults(tiny_study).rows() if r.name == "ban-1")
     line = chapter.headlines(tmp_path).splitlines()[2]
     assert line.startswith(f"| `cifar10-wrn-28-1` | 2 | `teacher` | {row.diff_mean:+.2f} ± {row.diff_ci:.2f} |")
-    assert line.endswith(f"| {chapter.HEADLINE_WORDS[report.verdict(row)]} |  |  |")  # a smoke run: no paper
+    assert line.endswith(f"| {chapter.HEADLINE_WORDS[verdict(row)]} |  |  |")  # a smoke run: no paper
     recorded = chapter.headlines(RESULTS)
     line = next(line for line in recorded.splitlines() if line.startswith("| `cifar100-wrn-16-2-9ep` | 5 |"))
     assert line.endswith("| -1.30 | Different regime: our teacher 44.74% test error at 9 epochs, the paper's 18.25% "
@@ -128,11 +130,11 @@ def test_headlines_pair_each_studys_first_student_with_its_control(tiny_study, t
 
 def test_the_paper_column_stands_beside_full_runs_only(tiny_study):
     recorded = load_study(Path(__file__).resolve().parent.parent / "results" / "cifar100-wrn-16-2-9ep")
-    table = report.study_table(recorded)
+    table = report.study_table(StudyResults(recorded))
     teacher = next(line for line in table.splitlines() if line.startswith("| teacher |"))
     assert teacher.endswith("| 18.25 |")
     assert "Paper column: Furlanello et al. 2018, Table 2" in table
-    smoke = report.study_table(tiny_study)
+    smoke = report.study_table(StudyResults(tiny_study))
     assert "| 18.25 |" not in smoke and smoke.endswith("A smoke run: the paper's figures are not set beside it.")
     assert report.paper_table("mnist-mlp") == "No paper figures are quoted for `mnist-mlp`."
     assert report.paper_table("cifar10-wrn-28-2").splitlines()[2:4] == ["| teacher | 5.06 |", "| ban-1 | 4.86 |"]
@@ -180,7 +182,7 @@ def test_learning_curves_draw_one_line_and_band_per_model(tiny_study):
 
 
 def test_paired_differences_show_each_row_against_the_teacher(tiny_study):
-    rows = summarize(tiny_study)
+    rows = StudyResults(tiny_study).rows()
     figure = plots.paired_differences(rows, "teacher")
     (ax,) = figure.axes
     compared = [r for r in rows if r.diff_n > 0]  # ens-2 averages teachers over seeds: nothing to pair it with
@@ -201,12 +203,12 @@ def test_teacher_confidence_splits_correct_and_wrong(tiny_study):
 
 
 def test_a_page_stands_in_a_smoke_run_for_its_first_study_only(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("BANNET_DATA", str(tmp_path / "no-data"))
+    stood_in = []
+    monkeypatch.setattr(chapter, "smoke_study", lambda name, seeds: stood_in.append(name))
     monkeypatch.setenv("BANNET_PROFILE", "smoke")
     chapter.show(["cifar10-wrn-28-1", "cifar10-wrn-28-2"], results_dir=tmp_path)  # nothing recorded there
-    said = capsys.readouterr().out
-    assert "Smoke run of cifar10-wrn-28-1 skipped" in said and "Smoke run of cifar10-wrn-28-2" not in said
-    assert "No recorded run of cifar10-wrn-28-2 yet" in said
+    assert stood_in == ["cifar10-wrn-28-1"]
+    assert "No recorded run of cifar10-wrn-28-2 yet" in capsys.readouterr().out
 
 
 def _with_paper_teacher(study, error: float):
@@ -228,42 +230,42 @@ def test_a_study_is_in_the_papers_regime_only_within_a_point_of_its_teacher(offs
 
 def test_our_rows_are_tested_against_the_paper_only_in_its_regime():
     study = load_study(RESULTS / "cifar10-wrn-28-1-11ep")
-    rows = summarize(study)
+    rows = StudyResults(study).rows()
     teacher, ban = (next(row for row in rows if row.name == name) for name in ("teacher", "ban-1"))
-    apart = report.against_paper(study, rows).splitlines()
+    apart = verdicts.against_paper(StudyResults(study)).splitlines()
     assert apart[0].startswith(f"Different regime: our teacher {teacher.mean:.2f}% test error at 11 epochs, the "
                                "paper's 6.69% at 200 epochs.")
     assert "contradicts" not in "\n".join(apart) and "agrees" not in "\n".join(apart)
     assert apart[1] == (f"- **ban-1**: the paper -0.05 points against its teacher (one run); "
                         f"ours +{ban.diff_mean:.2f} ± {ban.diff_ci:.2f} (8 paired seeds).")
-    close = report.against_paper(_with_paper_teacher(study, teacher.mean + 0.5), rows).splitlines()
+    close = verdicts.against_paper(StudyResults(_with_paper_teacher(study, teacher.mean + 0.5))).splitlines()
     assert close[0].startswith("The paper regime") and close[1].endswith("**ours contradicts it**.")
 
 
 def test_the_report_reads_the_papers_figures_from_the_records_not_the_live_preset(monkeypatch):
     study = load_study(RESULTS / "cifar10-wrn-28-1-11ep")
-    before = report.study_table(study)
+    before = report.study_table(StudyResults(study))
     preset = PRESETS["cifar10-wrn-28-1-11ep"]
     monkeypatch.setitem(PRESETS, preset.name, replace(preset, paper={"teacher": 1.0}, budget_hours=1))
-    assert report.study_table(study) == before and "6.69" in before
+    assert report.study_table(StudyResults(study)) == before and "6.69" in before
     assert "Budget: 6 hours of training wall time" in cost.compute_spent(study)
 
 
 def test_generations_bane_against_ens_confidence_and_compute(tiny_study):
-    figure = plots.generations(tiny_study)
+    figure = plots.generations(StudyResults(tiny_study))
     ax = figure.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["teacher", "ban-1", "ban-2"]
     assert len(ax.lines) >= len(SEEDS)  # one grey line per seed (error bars add their own)
     # ens-2 averages the teachers of a group of seeds: never paired with one seed's bane-2
-    assert "no seed has both yet" in report.paired_statement(tiny_study, "bane-2", "ens-2")
-    assert "no seed has both yet" in report.paired_statement(tiny_study, "ban-2", "no-such-row")
-    table = report.teacher_confidence(tiny_study).splitlines()[2:]
+    assert "no seed has both yet" in verdicts.paired_statement(StudyResults(tiny_study), "bane-2", "ens-2")
+    assert "no seed has both yet" in verdicts.paired_statement(StudyResults(tiny_study), "ban-2", "no-such-row")
+    table = measures.teacher_confidence(tiny_study).splitlines()[2:]
     assert len(table) == len(SEEDS)
     train_top, non_top = (float(x) for x in table[0].split(" | ")[1:3])
     assert train_top + non_top == pytest.approx(1.0, abs=2e-3) and 0.1 <= train_top <= 1.0
     test_top = tiny_study.models[0]["teacher"].logits.double().softmax(1).amax(1).mean().item()
     assert float(table[0].split(" | ")[3]) == pytest.approx(test_top, abs=1e-3)
-    by_model = report.confidence_on_test(tiny_study, ["teacher", "ban-2", "no-such-model"]).splitlines()[2:]
+    by_model = measures.confidence_on_test(tiny_study, ["teacher", "ban-2", "no-such-model"]).splitlines()[2:]
     seeds = str(len(SEEDS))
     assert [line.split(" | ")[:2] for line in by_model] == [["| teacher", seeds], ["| ban-2", seeds]]
     teacher_tops = [tiny_study.models[s]["teacher"].logits.double().softmax(1).amax(1).mean().item() for s in SEEDS]

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from bannet import recorded, records
+from bannet.ensembles import generations, top1_error_pct
 from bannet.presets import PRESETS, study_plan
 from bannet.records import load_study
-from bannet.report import generations, summarize, top1_error_pct
+from bannet.results import StudyResults
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = sorted(p for p in (ROOT / "results").glob("*") if p.is_dir() and any(p.glob("seed-*/*.json")))
@@ -65,7 +66,7 @@ def _disjoint_groups(seeds: list[int], k: int) -> list[list[int]]:
 @pytest.mark.parametrize("study_dir", STUDIES, ids=lambda p: p.name)
 def test_ensembles_recompute_from_stored_logits(study_dir):
     study = load_study(study_dir)
-    rows = {row.name: row for row in summarize(study)}
+    rows = {row.name: row for row in StudyResults(study).rows()}
     seeds = study.seeds
     for k in range(2, generations(study) + 1):
         complete = [s for s in seeds
@@ -95,7 +96,7 @@ def test_ensembles_recompute_from_stored_logits(study_dir):
 def test_seed_ensembles_recompute_from_stored_logits(study_dir):
     study = load_study(study_dir)
     k = PRESETS[study_dir.name].ensemble_of
-    rows = {row.name: row for row in summarize(study)}
+    rows = {row.name: row for row in StudyResults(study).rows()}
     records_by_name = {name: m.record for models in study.models.values() for name, m in models.items()}
     members = [n for n, r in records_by_name.items() if r["model"]["teacher"] is not None] + [study.control_model]
     for model in members:

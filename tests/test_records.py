@@ -12,7 +12,7 @@ from bannet.born_again import run_study
 from bannet.errors import DamagedFile, InvalidInput
 from bannet.presets import get_preset
 from bannet.records import load_study
-from bannet.report import summarize
+from bannet.results import StudyResults
 from helpers import paper_design
 
 CPU = torch.device("cpu")
@@ -112,7 +112,7 @@ def test_records_state_the_precision_and_the_processor(tmp_path, tiny_data):
     assert provenance["threads"] == torch.get_num_threads() and provenance["cpu"]["model"]
     assert provenance["cpu"]["torch_capability"] == torch.backends.cpu.get_cpu_capability()
     assert record["train"]["precision"] == "fp32"
-    rows = {row.name: row for row in summarize(load_study(tmp_path))}
+    rows = {row.name: row for row in StudyResults(load_study(tmp_path)).rows()}
     assert rows["teacher"].errors[0] == record["test_error_pct"]  # exactly, not approximately
 
 

@@ -1,0 +1,20 @@
+"""How numbers read in the book's tables and sentences: an interval, a signed difference, a count."""
+
+import math
+
+
+def plus_minus(mean: float, ci: float, digits: int = 2) -> str:
+    """"mean ± ci" at `digits` decimals; the mean alone when there is no interval, "" when there is no mean."""
+    if math.isnan(mean):
+        return ""
+    return f"{mean:.{digits}f}" if math.isnan(ci) else f"{mean:.{digits}f} ± {ci:.{digits}f}"
+
+
+def signed(value: float) -> str:
+    """A signed two-decimal number in which a value that rounds to zero reads +0.00, never -0.00."""
+    return f"{0.0 if round(value, 2) == 0 else value:+.2f}"
+
+
+def count(n: int, noun: str) -> str:
+    """'1 paired test', '3 paired tests'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

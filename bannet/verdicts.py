@@ -1,0 +1,65 @@
+"""A study's rows in words: one line per paired difference saying what its interval shows, and our differences set
+beside the paper's, compared only in the paper's regime."""
+
+import math
+
+from bannet.formatting import count, signed
+from bannet.results import Row, StudyResults, verdict
+
+BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
+
+
+def plain_statement(rows: list[Row], baseline: str) -> str:
+    """One Markdown bullet per row with a paired difference: beats / worse than / no significant difference at 95%."""
+    other = BASELINE_WORDS.get(baseline, f"`{baseline}`")
+    lines = []
+    for row in rows:
+        if row.name == baseline or math.isnan(row.diff_mean):
+            continue
+        outcome = verdict(row)
+        if outcome == "one seed":
+            lines.append(f"- **{row.name}**: {row.diff_mean:+.2f} points against {other} from a single pair (one seed, "
+                         "or one group of seeds); no confidence interval, so no conclusion.")
+            continue
+        interval = (f"paired difference {signed(row.diff_mean)} points, 95% CI {signed(row.diff_mean - row.diff_ci)} "
+                    f"to {signed(row.diff_mean + row.diff_ci)}, {row.diff_n} paired seeds")
+        words = {"better": f"beats {other}: lower error, and the 95% CI excludes 0",
+                 "worse": f"is worse than {other}: higher error, and the 95% CI excludes 0",
+                 "no difference": f"shows no significant difference at 95% from {other}: the CI includes 0"}
+        lines.append(f"- **{row.name}** {words[outcome]} ({interval}).")
+    return "\n".join(lines) if lines else f"No row has a paired difference to {other}."
+
+
+def paired_statement(results: StudyResults, row: str, baseline: str, labelled_classes_only: bool = False) -> str:
+    """One bullet: `row` against `baseline` of the same seed (e.g. bane-3 against ens-3, ban-1 against teacher-2x)."""
+    found = (results.row(row, baseline, labelled_classes_only)
+             if baseline in results.seed_errors(labelled_classes_only) else None)
+    if found is None or found.diff_n == 0:
+        return f"- **{row}** against `{baseline}`: no seed has both yet."
+    return plain_statement([found], baseline)
+
+
+def against_paper(results: StudyResults, baseline: str = "teacher") -> str:
+    """One bullet per row the paper also reports: the paper's single-run difference to its teacher beside our paired
+    interval. Only in the paper's regime is ours said to agree with it, contradict it or be unable to tell; in a
+    different regime the line says so and names both teachers' errors and epochs."""
+    figures, setting = results.paper_figures, results.regime
+    if figures is None or setting is None or baseline not in results.seed_errors():
+        return "No row of ours has a figure of the paper beside it."
+    lines = [setting.describe() + ("" if setting.same else " Ours is set beside the paper's, not tested against it.")]
+    for row in results.rows(baseline):
+        if row.name not in figures.errors or row.name == baseline or math.isnan(row.diff_mean):
+            continue
+        theirs = figures.errors[row.name] - figures.errors[baseline]
+        interval = "" if math.isnan(row.diff_ci) else f" ± {row.diff_ci:.2f}"
+        line = (f"- **{row.name}**: the paper {signed(theirs)} points against its {baseline} (one run); "
+                f"ours {signed(row.diff_mean)}{interval} ({count(row.diff_n, 'paired seed')})")
+        lines.append(line + (f": {_paper_outcome(verdict(row), theirs)}." if setting.same else "."))
+    return "\n".join(lines)
+
+
+def _paper_outcome(ours: str, theirs: float) -> str:
+    """In the paper's regime: whether our verdict agrees in direction with the paper's difference."""
+    if ours in ("one seed", "no difference"):
+        return "our data cannot tell" if ours == "no difference" else "one seed of ours, no interval"
+    return "ours agrees in direction" if (ours == "better") == (theirs < 0) else "**ours contradicts it**"
