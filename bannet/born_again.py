@@ -16,7 +16,7 @@ from bannet.final_measures import final_measures
 from bannet.losses import build_loss
 from bannet.models import build, count_parameters, fit_to_training_images, needs_training_images
 from bannet.precision import resolve_precision
-from bannet.presets import ModelSpec, Preset, required_models, study_plan
+from bannet.presets import ModelSpec, Preset, required_models, seed_plan, study_plan
 from bannet.provenance import provenance
 from bannet.recipes import Recipe, recipe_for
 from bannet.study_loaders import StudyLoaders
@@ -80,11 +80,11 @@ class StudyRunner:
         return model
 
     def run_seed(self, seed: int, models: list[str] | None = None) -> None:
-        """Train every unfinished model of one seed in plan order (only `models` and what they need, when given);
-        finished ones are never retrained."""
+        """Train every unfinished model of one seed in plan order: `models` and what they need when given, else what
+        the design trains on this seed (seed_plan); finished ones are never retrained."""
         plan = study_plan(self.preset)
         by_name = {spec.name: spec for spec in plan}
-        wanted = {spec.name for spec in required_models(plan, models)} if models else set(by_name)
+        wanted = {spec.name for spec in (required_models(plan, models) if models else seed_plan(self.preset, seed))}
         if distributed.is_main():
             for stale in files.remove_stale_temporaries(records.seed_dir(self.out, seed)):
                 self.log(f"seed {seed}: removed {stale.name}, left by a run killed while writing")

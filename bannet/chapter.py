@@ -5,17 +5,16 @@ import os
 import tempfile
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from bannet import paper, plots, records, report, verdicts
+from bannet import paper, plots, report, verdicts
 from bannet.born_again import run_study
-from bannet.data import DATASETS, load_split, load_study_data
+from bannet.data import DATASETS, load_study_data
 from bannet.errors import MissingFile
 from bannet.models import build, count_parameters
-from bannet.presets import PRESETS, PROFILES, get_preset, study_plan
+from bannet.presets import PRESETS, PROFILES, get_preset, seed_plan, study_plan
 from bannet.recipes import recipe_for
 from bannet.recorded import REPOSITORY, RESULTS_DIR, find_study
 from bannet.records import Study, load_study
@@ -47,8 +46,8 @@ def setup() -> torch.device:
 
 
 def default_seeds(preset_name: str) -> tuple[int, ...]:
-    """The seeds a full run of the preset records (Preset.seeds)."""
-    return get_preset(preset_name).seeds
+    """The seeds a full run of the preset records (Preset.design_seeds)."""
+    return get_preset(preset_name).design_seeds
 
 
 def run_command(preset_name: str, seeds: Sequence[int] | None = None) -> str:
@@ -128,7 +127,7 @@ def open_study(preset_name: str, train: bool = False, profile: str | None = None
         raise ValueError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     if train:
         preset = get_preset(preset_name, profile)
-        return train_study(preset_name, preset.seeds, Path(runs_dir) / preset.folder_name, profile, device)
+        return train_study(preset_name, preset.design_seeds, Path(runs_dir) / preset.folder_name, profile, device)
     study = find_study(preset_name, results_dir)
     if study is not None:
         return study
@@ -156,9 +155,13 @@ def scale(preset_name: str, seeds: Sequence[int] | None = None) -> str:
     plan = study_plan(preset)
     longer = [f"{spec.name} {spec.epochs_factor}× that" for spec in plan if spec.epochs_factor != 1]
     exceptions = f" ({', '.join(longer)})" if longer else ""
-    epochs = sum(spec.epochs_factor for spec in plan) * preset.epochs * len(seeds)
+    plans = [seed_plan(preset, seed) for seed in seeds]
+    trainings, epochs = sum(map(len, plans)), sum(s.epochs_factor for p in plans for s in p) * preset.epochs
+    primary = [seed for seed in seeds if seed in preset.primary_seeds]
+    names = [spec.name for spec in seed_plan(preset, primary[0])] if primary else []
+    only = f", of which {len(primary)} train only {', '.join(names[:-1])} and {names[-1]}" if primary else ""
     return (f"{preset_name}: {len(plan)} models per seed ({', '.join(s.name for s in plan)}), "
-            f"{preset.epochs} epochs each{exceptions}; {len(seeds)} seeds = {len(plan) * len(seeds)} trainings, "
+            f"{preset.epochs} epochs each{exceptions}; {len(seeds)} seeds{only} = {trainings} trainings, "
             f"{epochs:,} epochs over the {preset.dataset} training set.")
 
 
@@ -230,62 +233,6 @@ def render(study: Study, baseline: str | None = None) -> None:
     # A figure shown from a loop cannot carry a numbered notebook caption, so its caption follows it as text.
     for figure, caption in figures:
         display(figure, Markdown(f"*Figure ({study.name}): {caption}.*"))
-
-
-@dataclass
-class TeacherAndStudent:
-    """Test outputs of a teacher and its born-again student, the labels, the images when at hand, and their source."""
-
-    teacher_logits: torch.Tensor
-    student_logits: torch.Tensor
-    labels: torch.Tensor
-    images: torch.Tensor | None
-    source: str
-
-
-def _synthetic_outputs(n: int = 2_000, classes: int = 10) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """NOT MNIST: teacher logits that favour the true class c and its neighbours c ± 1, a noisier student, labels."""
-    generator = torch.Generator().manual_seed(0)
-    labels = torch.randint(classes, (n,), generator=generator)
-    one_hot = torch.nn.functional.one_hot
-    neighbours = one_hot((labels + 1) % classes, classes) + one_hot((labels - 1) % classes, classes)
-    teacher = 9.0 * one_hot(labels, classes) + 4.0 * neighbours + 1.5 * torch.randn(n, classes, generator=generator)
-    return teacher, teacher + 2.0 * torch.randn(n, classes, generator=generator), labels
-
-
-def _train_mnist_pair(study_dir: Path, device: torch.device) -> torch.Tensor:
-    """Train a teacher MLP and its born-again student (2 epochs each) on a subset of MNIST into study_dir, recorded
-    like the study; returns the test images."""
-    smoke = current_profile() == "smoke"
-    preset = replace(get_preset("mnist-mlp"), profile=current_profile(), epochs=2, generations=1, students=(),
-                     train_subset=1_000 if smoke else 20_000, test_subset=2_000 if smoke else None)
-    data = load_study_data(preset, download=False)
-    run_study(preset, [0], study_dir, device, data=data, progress=False, log=lambda line: None)
-    return data.test_images
-
-
-def mnist_teacher_and_student(device: torch.device, results_dir: str | Path = RESULTS_DIR) -> TeacherAndStudent:
-    """The recorded MNIST teacher and ban-1 of seed 0; else a pair trained here on MNIST; else a synthetic stand-in."""
-    try:
-        test_images, test_labels = load_split("mnist", train=False, download=False)
-    except FileNotFoundError:
-        test_images = test_labels = None
-    study_dir, images = Path(results_dir) / "mnist-mlp", None
-    if all(records.model_files(study_dir, 0, m).logits.is_file() for m in ("teacher", "ban-1")):
-        source = "recorded: results/mnist-mlp, seed 0 (teacher and its student ban-1)"
-    elif test_images is not None:
-        source = "trained here: teacher and born-again student, 2 epochs on a subset of MNIST"
-        study_dir = Path(tempfile.mkdtemp())
-        images = _train_mnist_pair(study_dir, device)
-    else:
-        teacher, student, labels = _synthetic_outputs()
-        return TeacherAndStudent(teacher, student, labels, None,
-                                 "SYNTHETIC stand-in (no recorded logits, no MNIST under the data root)")
-    teacher, labels = records.load_logits(records.model_files(study_dir, 0, "teacher").logits)
-    student, _ = records.load_logits(records.model_files(study_dir, 0, "ban-1").logits)
-    if images is None and test_labels is not None and torch.equal(test_labels, labels):
-        images = test_images  # the recorded logits follow the order of the test split
-    return TeacherAndStudent(teacher, student, labels, images, source)
 
 
 def show_source(*objects: object) -> None:

@@ -15,7 +15,7 @@ from bannet.errors import InvalidInput, UserError
 from bannet.locks import study_lock
 from bannet.precision import PRECISIONS
 from bannet.preflight import check_jobs, check_records, check_request
-from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, study_plan
+from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, seed_plan, study_plan
 from bannet.recipes import recipe_for
 from bannet.records import load_study
 from bannet.report import study_table
@@ -72,8 +72,11 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
     ranks = f"; {world} processes × batch {distributed.per_rank_batch(preset.batch_size)}" if world > 1 else ""
     if distributed.is_main():
         plan = required_models(study_plan(preset), args.models) if args.models else study_plan(preset)
+        primary = [] if args.models else [seed for seed in args.seeds if seed in preset.primary_seeds]
+        only = (f" (seeds {primary}: only {', '.join(s.name for s in seed_plan(preset, primary[0]))}, the primary "
+                "comparison's)" if primary else "")
         print(f"{preset.name} [{preset.profile}] on {device}{ranks}: {', '.join(s.name for s in plan)}; "
-              f"seeds {args.seeds}; {preset.epochs} epochs; records in {out}")
+              f"seeds {args.seeds}{only}; {preset.epochs} epochs; records in {out}")
     run_study(preset, args.seeds, out, device, root=args.data, progress=not args.no_progress, compile=args.compile,
               precision=args.precision, download=not args.no_download, models=args.models)
     if distributed.is_main():

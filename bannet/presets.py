@@ -32,7 +32,10 @@ class Preset:
     whose teacher and student distributions are softmax(·/T) (the paper uses T = 1), trained at the preset's
     learning rate / T (see study_plan). paper, paper_source, paper_epochs: the paper's single-run test errors (%) beside
     ours, the table they come from and how many epochs the paper trained its models for. seeds: the seeds a full run
-    records. budget_hours: the training wall time, in hours summed over the study's records, that the study was
+    records with every model of the plan. primary_seeds: further seeds on which only the primary comparison's models
+    train (primary_models and the models they learn from: ban-1 brings the teacher), so that the comparison the chapter
+    tests alone gets the seeds it needs to resolve a small difference without the whole plan on each. budget_hours: the
+    training wall time, in hours summed over the study's records, that the study was
     planned within (None: none set); what it cost is counted in CPU-hours (bannet.cost).
     profile: the profile that shrank the preset ("full": as written). recipe: how every model of the study learns
     (bannet.recipes: "wrn-step", the paper's; "airbench", the fast one), with the preset's epochs, batch and lr.
@@ -63,6 +66,8 @@ class Preset:
     paper_source: str = ""
     paper_epochs: int | None = None
     seeds: tuple[int, ...] = (0, 1, 2)
+    primary_seeds: tuple[int, ...] = ()
+    primary_models: tuple[str, ...] = (row_names.generation(1),)
     budget_hours: float | None = None
     profile: str = "full"
 
@@ -75,6 +80,11 @@ class Preset:
     def control_model(self) -> str:
         """The label-trained model of the students' architecture, the baseline of paired differences."""
         return control_model(self.teacher_arch, self.student_arch)
+
+    @property
+    def design_seeds(self) -> tuple[int, ...]:
+        """Every seed a full run records: those with the whole plan, then the primary comparison's."""
+        return self.seeds + self.primary_seeds
 
     @property
     def folder_name(self) -> str:
@@ -106,6 +116,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                        "seeds, two generations and the controls: an independent ensemble of two paired by seed and a "
                        "teacher with twice the epochs",
            generations=2, students=(), independent_models=1, equal_compute=True, budget_hours=6,
+           primary_seeds=(3, 4, 5, 6, 7),
            paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1, paper_epochs=200),
     Preset("cifar10-wrn-28-2", "cifar10", "wrn-28-2", "wrn-28-2", epochs=200,
            description="CIFAR-10, WRN-28-2 (paper Table 1)",
@@ -120,23 +131,26 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            description="CIFAR-100 at laptop scale: WRN-16-2, 9 epochs (the paper: DenseNet-BC-112-33, 300 epochs); "
                        "three generations, BAN+L, CWTM, DKPP and the controls: independent ensembles paired by seed, "
                        "a teacher with twice the epochs, label smoothing",
-           independent_models=2, equal_compute=True, label_smoothing=True, budget_hours=8,
+           independent_models=2, equal_compute=True, label_smoothing=True, budget_hours=8, primary_seeds=(3, 4),
            paper=_TABLE2_PAPER, paper_source=_TABLE2, paper_epochs=300),
     Preset("cifar10-airbench", "cifar10", "airbench-64-256-256", "airbench-64-256-256", epochs=15,
            description="CIFAR-10 in the converged regime: airbench94's network (64-256-256) and Jordan's fast recipe "
                        "(2024), 15 epochs, batch 1000, hard labels; students keep the teacher's recipe and learn from "
-                       "its softmax at T = 1 with no label term; two generations, BAN+L, CWTM, DKPP and the controls: "
-                       "an independent model paired by seed, a teacher with twice the epochs, label smoothing",
+                       "its softmax at T = 1 with no label term; teacher and BAN-1 on 20 seeds, and on 5 of them two "
+                       "generations, BAN+L, CWTM, DKPP and the controls: an independent model paired by seed, a "
+                       "teacher with twice the epochs, label smoothing",
            generations=2, batch_size=1000, lr=5.0, recipe="airbench", independent_models=1, equal_compute=True,
-           label_smoothing=True, seeds=tuple(range(5)),
+           label_smoothing=True, seeds=tuple(range(5)), primary_seeds=tuple(range(5, 20)),
            paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1 + " (WRN-28-1)", paper_epochs=200),
     Preset("cifar100-airbench", "cifar100", "airbench-128-384-384", "airbench-128-384-384", epochs=20,
            description="CIFAR-100 in the converged regime: a wider airbench network (128-384-384) and Jordan's fast "
                        "recipe (2024), 20 epochs, batch 1000, hard labels; students keep the teacher's recipe and "
-                       "learn from its softmax at T = 1; three generations, BAN+L, CWTM, DKPP and the controls: "
-                       "independent ensembles paired by seed, a teacher with twice the epochs, label smoothing",
+                       "learn from its softmax at T = 1; teacher and three generations on 8 seeds, and on 4 of them "
+                       "BAN+L, CWTM, DKPP and the controls: independent ensembles paired by seed, a teacher with twice "
+                       "the epochs, label smoothing",
            batch_size=1000, lr=5.0, recipe="airbench", independent_models=2, equal_compute=True, label_smoothing=True,
-           seeds=tuple(range(4)), paper=_TABLE2_PAPER, paper_epochs=300,
+           seeds=tuple(range(4)), primary_seeds=tuple(range(4, 8)), primary_models=("ban-3",),
+           paper=_TABLE2_PAPER, paper_epochs=300,
            paper_source=_TABLE2 + "; its generation column gives BAN-1 as 17.61, its loss column 16.95"),
     Preset("cifar100-densenet-112-33-to-wrn-28-2", "cifar100", "densenet-112-33", "wrn-28-2", epochs=200,
            description="CIFAR-100 cross-architecture: DenseNet-BC-112-33 teacher, WRN-28-2 students",
@@ -240,6 +254,13 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
     if preset.unlabelled:
         plan.append(ModelSpec("ban-unsup", preset.student_arch, GENERATION_LOSS, "teacher", unlabelled=True))
     return plan
+
+
+def seed_plan(preset: Preset, seed: int) -> list[ModelSpec]:
+    """The models the study's design trains on `seed`: on a primary seed the primary comparison's models and the models
+    they learn from, on any other seed the whole plan."""
+    plan = study_plan(preset)
+    return required_models(plan, list(preset.primary_models)) if seed in preset.primary_seeds else plan
 
 
 def required_models(plan: list[ModelSpec], names: list[str]) -> list[ModelSpec]:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bannet.presets import PRESETS, get_preset, study_plan
+from bannet.presets import PRESETS, get_preset, seed_plan
 from bannet.records import Study, load_study
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -23,10 +23,9 @@ def status(results_dir: str | Path = RESULTS_DIR) -> str:
     """Markdown: for every preset, its scale and how much of its plan is recorded (complete, in progress, none)."""
     lines = ["| study | scale | recorded |", "|---|---|---|"]
     for name, preset in PRESETS.items():
-        plan = study_plan(preset)
         study = find_study(name, results_dir)
         recorded = set() if study is None else {(seed, m) for seed, models in study.models.items() for m in models}
-        planned = {(seed, spec.name) for seed in preset.seeds for spec in plan}
+        planned = {(seed, spec.name) for seed in preset.design_seeds for spec in seed_plan(preset, seed)}
         done, extra = len(planned & recorded), len(recorded - planned)
         state = "complete" if done == len(planned) else "in progress" if recorded else "not yet"
         more = f" (and {extra} on further seeds)" if extra else ""

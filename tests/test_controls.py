@@ -10,7 +10,7 @@ from bannet.born_again import run_study
 from bannet.ensembles import ensemble_probabilities, seed_errors, top1_error_pct
 from bannet.errors import InvalidInput
 from bannet.losses import build_loss
-from bannet.presets import get_preset, required_models, study_plan
+from bannet.presets import PRESETS, get_preset, required_models, seed_plan, study_plan
 from bannet.records import load_study
 from bannet.report import format_fidelity
 from bannet.results import StudyResults
@@ -87,6 +87,23 @@ def test_fidelity_of_each_student_to_its_own_teacher(controls_study):
 def test_models_trains_only_what_is_named_and_needed(tmp_path, tiny_data):
     run_study(CONTROLS, [3], tmp_path, CPU, data=tiny_data, models=["ban-1"], **quiet)
     assert {p.stem for p in (tmp_path / "seed-3").glob("*.json")} == {"teacher", "ban-1"}
+
+
+def test_a_primary_seed_trains_only_the_primary_comparison(tmp_path, tiny_data):
+    design = replace(CONTROLS, seeds=(0,), primary_seeds=(3,))
+    assert design.design_seeds == (0, 3)
+    assert [s.name for s in seed_plan(design, 3)] == ["teacher", "ban-1"]
+    assert seed_plan(design, 0) == study_plan(design)
+    run_study(design, [3], tmp_path, CPU, data=tiny_data, **quiet)
+    assert {p.stem for p in (tmp_path / "seed-3").glob("*.json")} == {"teacher", "ban-1"}
+    chain = replace(design, primary_models=("ban-2",))
+    assert [s.name for s in seed_plan(chain, 3)] == ["teacher", "ban-1", "ban-2"]
+
+
+@pytest.mark.parametrize("preset", PRESETS.values(), ids=lambda preset: preset.name)
+def test_each_presets_primary_seeds_are_new_and_its_primary_models_in_its_plan(preset):
+    assert not set(preset.seeds) & set(preset.primary_seeds)
+    assert {spec.name for spec in seed_plan(preset, -1)} >= set(preset.primary_models)
 
 
 def test_a_temperature_student_is_trained_with_its_temperature(tmp_path, monkeypatch):

@@ -164,8 +164,9 @@ def test_default_seeds_cover_the_seed_ensembles():
 def test_scale_counts_trainings_and_epochs():
     assert "7 models per seed" in chapter.scale("cifar10-wrn-28-1")
     assert "21 trainings, 4,200 epochs" in chapter.scale("cifar10-wrn-28-1")
-    said = chapter.scale("cifar100-wrn-16-2-9ep")  # 10 models of 9 epochs and teacher-2x of 18, on 3 seeds
-    assert "9 epochs each (teacher-2x 2× that)" in said and "33 trainings, 324 epochs" in said
+    said = chapter.scale("cifar100-wrn-16-2-9ep")  # 10 models of 9 epochs and teacher-2x of 18 on 3 seeds, 2 × 9 on 2
+    assert "9 epochs each (teacher-2x 2× that)" in said and "5 seeds, of which 2 train only teacher and ban-1" in said
+    assert "37 trainings, 360 epochs" in said
 
 
 def test_learning_curves_draw_one_line_and_band_per_model(tiny_study):
