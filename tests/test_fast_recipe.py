@@ -98,6 +98,12 @@ def test_batchnorm_biases_learn_faster_with_the_same_absolute_decay_and_frozen_w
     assert id(model.whiten.bias) in optimised
 
 
+def test_batchnorm_that_learns_its_scale_keeps_its_bias_at_the_weights_rate():
+    model = build("wrn-10-1", 10)
+    (group,) = FastRecipe(epochs=1).make_optimizer(model, CPU).param_groups
+    assert {id(p) for p in group["params"]} == {id(p) for p in model.parameters()}
+
+
 def test_tta_is_the_mean_of_the_views_softmax(cifar_like):
     model = fit_to_training_images(build("airbench-8-16-16", 10), cifar_like.train_images[:64].float() / 255).eval()
     loader = DeviceLoader(cifar_like.test_images, cifar_like.test_labels, cifar_like.spec, 50, False)

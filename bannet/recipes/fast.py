@@ -32,9 +32,11 @@ class FastRecipe(Recipe):
     flips with 2-px translations, the whitening bias trained only in the first epochs, flip test-time augmentation.
 
     lr and weight_decay are in the paper's units: per 1024 images, with the momentum's gain 1 + 1/(1 − m) divided
-    out, so they do not change with the batch. BatchNorm biases learn bias_lr_factor times faster, with the same
-    absolute weight decay. The schedule rises linearly from warmup_from to 1 at peak_at of the steps, then falls
-    linearly to end_at.
+    out, so they do not change with the batch. The biases of BatchNorm layers with a fixed scale (the airbench
+    networks') learn bias_lr_factor times faster, with the same absolute weight decay; a BatchNorm that learns its scale
+    (another family trained with this recipe) keeps its bias at the weights' rate, since the factor was tuned for a
+    bias that is the layer's only learnt parameter. The schedule rises linearly from warmup_from to 1 at peak_at of the
+    steps, then falls linearly to end_at.
     """
 
     name = "airbench"
@@ -71,10 +73,11 @@ class FastRecipe(Recipe):
         return self.lr * self._per_batch
 
     def make_optimizer(self, model: nn.Module, device: torch.device) -> torch.optim.SGD:
-        """Two groups: the weights at sgd_lr (first, so an epoch's recorded rate is theirs), BatchNorm biases at
-        sgd_lr · bias_lr_factor; both decay each weight by weight_decay · batch / 1024 · (1 − m) / (2 − m) per step at
-        the schedule's peak, whatever their rate."""
-        norm_biases = {id(m.bias) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+        """Two groups: the weights at sgd_lr (first, so an epoch's recorded rate is theirs), the biases of fixed-scale
+        BatchNorm layers at sgd_lr · bias_lr_factor; both decay each weight by weight_decay · batch / 1024 · (1 − m) /
+        (2 − m) per step at the schedule's peak, whatever their rate."""
+        norm_biases = {id(m.bias) for m in model.modules()
+                       if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine and not m.weight.requires_grad}
         trainable = [p for p in model.parameters() if p.requires_grad]
         decay = self.weight_decay * self._per_batch
         groups = []
