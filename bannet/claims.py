@@ -5,9 +5,11 @@ import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from bannet.formatting import plus_minus, signed
 from bannet.results import StudyResults
-from bannet.stats import holm_rejections, mean_ci, t_test_p_value
+from bannet.stats import detectable_difference, holm_rejections, mean_ci, t_test_p_value
 
 # The words that make a sentence of an answer a comparison a reader takes away.
 COMPARATIVE = re.compile(r"\b(beat\w*|outperform\w*|improv\w*|helps?|helped|hurts?|worse|better|lower|higher|"
@@ -150,4 +152,23 @@ def claim_lines(chapter: ChapterClaims, studies: dict[str, StudyResults | None])
         lines.append(f"- `{c.row}` has {claim.direction} {c.measure} than `{c.baseline}` ({c.study}): "
                      f"{signed(tested.mean)} points, p {_p(tested.p) or 'untested'}, {_outcome(chapter, tested)}; "
                      f"{held}.")
+    return "\n".join(lines)
+
+
+def resolution_table(chapter: ChapterClaims, studies: dict[str, StudyResults | None],
+                     power: float = 0.8) -> str:
+    """Markdown: for each of the chapter's tests, its pairs, the standard deviation of its paired differences and the
+    smallest true difference it detects with the given power: the primary at α, a family member at α / m (Holm's
+    first, strictest step over the m family tests)."""
+    results = run_tests(chapter, studies)
+    lines = [f"| study | row − baseline | pairs | sd of the differences, points | detectable at {power:.0%} power, "
+             "points |", "|---|---|---|---|---|"]
+    for comparison, tested in results.items():
+        values = list(tested.diffs.values())
+        if len(values) < 2:
+            continue
+        sd = float(np.std(values, ddof=1))
+        alpha = chapter.alpha if comparison == chapter.primary else chapter.alpha / len(chapter.family)
+        lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {len(values)} | {sd:.2f} | "
+                     f"{detectable_difference(sd, len(values), alpha, power):.2f} |")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 paper's, fidelity, confidence), each a thin reader of the study's records or its StudyResults."""
 
 from bannet import ensembles
+from bannet.compute_kind import seeds_per_kind
 from bannet.formatting import count, plus_minus
 from bannet.presets import get_preset
 from bannet.records import Record, Study
@@ -148,3 +149,15 @@ def provenance_summary(study: Study) -> str:
     return (f"{len(recs)} trained model{'s' if len(recs) != 1 else ''}; commit {_joined([_commit(r) for r in recs])}; "
             f"torch {_provenance(recs, 'torch')}; device {_provenance(recs, 'device')}; date {_dates(recs)}; "
             f"total wall time {total / 60:.1f} min.")
+
+
+def difference_by_kind(results: StudyResults, row: str, baseline: str) -> str:
+    """Markdown: `row` − `baseline` (paired by seed) over the seeds of each compute kind apart, mean ± 95% CI: a check
+    that no kind's arithmetic carries the difference."""
+    found = results.row(row, baseline)
+    lines = [f"| compute kind | seeds | {row} − {baseline}, points |", "|---|---|---|"]
+    for kind, seeds in seeds_per_kind(results.study).items():
+        diffs = [found.diffs[s] for s in seeds if found is not None and s in found.diffs]
+        if diffs:
+            lines.append(f"| {kind} | {len(diffs)} | {plus_minus(*mean_ci(diffs))} |")
+    return "\n".join(lines)

@@ -1,10 +1,11 @@
-"""Mean ± 95% confidence intervals over seeds, paired t tests and Holm's correction; scipy does the t distribution."""
+"""Mean ± 95% confidence intervals over seeds, paired t tests, Holm's correction and the power of a paired test; scipy
+does the t distributions."""
 
 import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -45,3 +46,23 @@ def holm_rejections(p_values: Sequence[float], alpha: float = 0.05) -> list[bool
             break
         rejected[i] = True
     return rejected
+
+
+def detectable_difference(sd: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true mean paired difference that a two-sided paired t test at level α detects with the given power
+    over n pairs whose differences have standard deviation sd: δ = sd · d/√n, where d solves
+    P(|T'| > t_{1−α/2, n−1}) = power for T' noncentral t with n − 1 degrees of freedom and noncentrality d.
+    Under Holm's correction over m tests, the first test is at α / m: pass that α for the family's hardest case."""
+    if n < 2 or not sd >= 0 or not 0 < alpha < 1 or not 0 < power < 1:
+        raise ValueError(f"need n >= 2, sd >= 0, 0 < alpha < 1, 0 < power < 1; got n={n}, sd={sd}, alpha={alpha}, "
+                         f"power={power}")
+    critical = stats.t.ppf(1 - alpha / 2, n - 1)
+
+    def shortfall(noncentrality: float) -> float:
+        wrong_side = stats.nct.cdf(-critical, n - 1, noncentrality)  # NaN far out, where it is 0
+        return stats.nct.sf(critical, n - 1, noncentrality) + (0.0 if math.isnan(wrong_side) else wrong_side) - power
+
+    high = 1.0
+    while shortfall(high) < 0:
+        high *= 2
+    return sd * optimize.brentq(shortfall, 0.0, high) / math.sqrt(n)

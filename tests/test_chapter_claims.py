@@ -6,12 +6,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bannet import book_claims
-from bannet.claims import Claim, run_tests, unregistered, unsupported
+from bannet.claims import Claim, resolution_table, run_tests, unregistered, unsupported
 from bannet.records import load_study
 from bannet.results import StudyResults
+from bannet.stats import detectable_difference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,3 +59,19 @@ def test_the_claims_test_fails_when_words_and_numbers_part(studies):
     holm = replace(chapter, claims=(Claim("x", book_claims.Comparison(book_claims.CIFAR100, "ban+l", "teacher"),
                                           "lower"),))
     assert unsupported(holm, run_tests(holm, studies)) == list(holm.claims)
+
+
+def _paired_sd(study, row: str, baseline: str) -> tuple[int, float]:
+    diffs = [study.models[s][row].error_pct - study.models[s][baseline].error_pct
+             for s in study.seeds if {row, baseline} <= study.models[s].keys()]
+    return len(diffs), float(np.std(diffs, ddof=1))
+
+
+def test_the_resolution_table_gives_each_test_its_detectable_difference(studies):
+    chapter = book_claims.CIFAR10_WRN
+    study = studies[book_claims.CIFAR10].study
+    lines = resolution_table(chapter, studies).splitlines()
+    for row, alpha in (("ban-1", 0.05), ("ban-2", 0.05 / len(chapter.family))):  # alone; Holm's strictest step
+        n, sd = _paired_sd(study, row, "teacher")
+        assert f"| {book_claims.CIFAR10} | {row} − teacher | {n} | {sd:.2f} | " \
+               f"{detectable_difference(sd, n, alpha):.2f} |" in lines

@@ -12,8 +12,12 @@ import torch
 from bannet import cli, records
 from bannet.compute_kind import check_kind, check_seed_kind, compute_kind, kind_label, record_kind, seeds_per_kind
 from bannet.errors import InvalidInput
+from bannet.formatting import plus_minus
 from bannet.precision import Precision
 from bannet.provenance import provenance
+from bannet.report import difference_by_kind
+from bannet.results import StudyResults
+from bannet.stats import mean_ci
 
 CPU = torch.device("cpu")
 FP32 = Precision("fp32", bf16=False, channels_last=True)
@@ -142,3 +146,14 @@ def test_the_report_prints_the_seeds_per_kind(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("hand-made: 4 seeds (0, 1, 2, 3)")
     assert lines[1] == f"seeds per kind: {AVX2_LABEL}: 0 1; kind unknown: 2 3"
+
+
+def test_the_primary_difference_is_shown_per_kind(tmp_path):
+    for seed, kind in [(0, AVX2_EPYC), (1, AVX2_EPYC), (2, AMX_XEON)]:
+        _save(tmp_path, seed, "teacher", 0, kind)
+        _save(tmp_path, seed, "ban-1", 1, kind)
+    study = records.load_study(tmp_path)
+    row = StudyResults(study).row("ban-1", "teacher")
+    lines = difference_by_kind(StudyResults(study), "ban-1", "teacher").splitlines()
+    assert lines[2] == f"| {AVX2_LABEL} | 2 | {plus_minus(*mean_ci([row.diffs[0], row.diffs[1]]))} |"
+    assert lines[3] == f"| {AMX_LABEL} | 1 | {row.diffs[2]:.2f} |"

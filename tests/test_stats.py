@@ -2,9 +2,11 @@
 
 import math
 
+import numpy as np
 import pytest
+from scipy import stats
 
-from bannet.stats import holm_rejections, mean_ci, t_test_p_value
+from bannet.stats import detectable_difference, holm_rejections, mean_ci, t_test_p_value
 
 
 @pytest.mark.parametrize("dof, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (30, 2.0423)])
@@ -55,3 +57,21 @@ def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
     assert holm_rejections([0.012, 0.02, 0.04]) == [True, True, True]  # Bonferroni would keep the last two
     assert holm_rejections([0.3, math.nan, 0.001]) == [False, False, True]
     assert holm_rejections([]) == []
+
+
+def test_the_detectable_difference_has_the_power_it_claims():
+    delta = detectable_difference(sd=1.0, n=20)
+    assert delta == pytest.approx(0.6604, abs=0.002)  # Cohen's tables (dz for a paired t test, n = 20)
+    rng = np.random.default_rng(0)
+    differences = rng.normal(delta, 1.0, size=(20_000, 20))
+    rejected = stats.ttest_1samp(differences, 0.0, axis=1).pvalue <= 0.05
+    assert rejected.mean() == pytest.approx(0.8, abs=0.01)  # simulated, with scipy's own t test
+
+
+def test_the_detectable_difference_scales_with_the_spread_and_tends_to_the_normal_bound():
+    assert detectable_difference(0.25, 20) == pytest.approx(0.25 * detectable_difference(1.0, 20))
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    assert detectable_difference(1.0, 2000) == pytest.approx(z / math.sqrt(2000), rel=1e-3)
+    assert detectable_difference(1.0, 20, alpha=0.05 / 8) > detectable_difference(1.0, 20)  # Holm's first step
+    with pytest.raises(ValueError, match="need n >= 2"):
+        detectable_difference(1.0, 1)
