@@ -74,8 +74,13 @@ def models(*preset_names: str) -> str:
 
 
 def cost(*preset_names: str) -> str:
-    """What a full run of each study costs: its recipe, its trainings and epochs, and the command that records it."""
-    return "\n".join(f"{recipe(name)}\n{scale(name)}\n    {run_command(name)}" for name in preset_names)
+    """What a full run of each study costs: its recipe (once for studies that share it), its trainings and epochs, and
+    the command that records it."""
+    lines: list[str] = []
+    for name in preset_names:
+        lines += [recipe(name)] if recipe(name) not in lines else []
+        lines += [scale(name), f"    {run_command(name)}"]
+    return "\n".join(lines)
 
 
 def paper_tables(*preset_names: str) -> str:
@@ -87,8 +92,7 @@ def load_or_explain(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> 
     """The recorded study, or None after saying plainly that there is none and how to make it."""
     study = find_study(preset_name, results_dir)
     if study is None:
-        print(f"No recorded run of {preset_name} yet. To record one, run from the repository root:\n"
-              f"    {run_command(preset_name)}")
+        print(f"No recorded run of {preset_name} yet; from the repository root:\n    {run_command(preset_name)}")
     return study
 
 

@@ -55,12 +55,16 @@ class Regime:
         """Whether the study trains in the paper's regime (REGIME_RULE)."""
         return abs(self.ours_error - self.paper_error) <= REGIME_POINTS
 
+    @property
+    def facts(self) -> str:
+        """Both teachers' errors and epochs, as a phrase."""
+        paper_epochs = "epochs not quoted" if self.paper_epochs is None else f"{self.paper_epochs} epochs"
+        return (f"our teacher {self.ours_error:.2f}% test error at {self.ours_epochs} epochs, the paper's "
+                f"{self.paper_error:.2f}% at {paper_epochs}")
+
     def describe(self) -> str:
         """One sentence naming both teachers' errors and epochs and whether the regimes are the same."""
-        paper_epochs = "epochs not quoted" if self.paper_epochs is None else f"{self.paper_epochs} epochs"
-        facts = (f"our teacher {self.ours_error:.2f}% test error at {self.ours_epochs} epochs, the paper's "
-                 f"{self.paper_error:.2f}% at {paper_epochs}")
-        return f"{'The paper' if self.same else 'Different'} regime: {facts}."
+        return f"{'The paper' if self.same else 'Different'} regime: {self.facts}."
 
 
 def regime(study: Study, teacher_error: float) -> Regime | None:

@@ -53,12 +53,14 @@ def _group_caption(results: StudyResults, baseline: str) -> str:
     if not shown:
         return ""
     partners = {name: ensembles.paired_row(name, baseline, groups) for name in shown}
-    paired = [f"{name} with {partner}" for name, partner in partners.items() if partner in present]
-    unpaired = [name for name, partner in partners.items() if partner not in present]
-    return (f"\n\n{', '.join(shown)}: one model averaged over disjoint groups of seeds, keyed by each group's first "
-            "seed, and paired with the baseline's ensemble over the same seeds, never with one seed's model"
-            + (f" ({'; '.join(paired)})" if paired else "")
-            + (f"; {', '.join(unpaired)}: the baseline's own, with nothing to pair" if unpaired else "") + ".")
+    paired = {name: partner for name, partner in partners.items() if partner in present}
+    unpaired = [name for name in shown if name not in paired]
+    named = (f" ({next(iter(paired.values()))})" if len(set(paired.values())) == 1
+             else f" ({'; '.join(f'{name} with {partner}' for name, partner in paired.items())})" if paired else "")
+    own = f"{', '.join(unpaired)}, the baseline's own"
+    each = f"each but {own}, " if paired and unpaired else "each " if paired else ""
+    pairing = f"{each}paired with the baseline's ensemble over the same seeds{named}" if paired else own
+    return f"\n\n{', '.join(shown)}: one model averaged over disjoint groups of seeds; {pairing}."
 
 
 def format_fidelity(rows: list[Fidelity], confidence: float = 0.95) -> str:

@@ -3,7 +3,7 @@ beside the paper's, compared only in the paper's regime."""
 
 import math
 
-from bannet.formatting import count, signed
+from bannet.formatting import signed
 from bannet.results import Row, StudyResults, verdict
 
 BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
@@ -40,21 +40,23 @@ def paired_statement(results: StudyResults, row: str, baseline: str, labelled_cl
 
 
 def against_paper(results: StudyResults, baseline: str = "teacher") -> str:
-    """One bullet per row the paper also reports: the paper's single-run difference to its teacher beside our paired
-    interval. Only in the paper's regime is ours said to agree with it, contradict it or be unable to tell; in a
-    different regime the line says so and names both teachers' errors and epochs."""
+    """The regime in one sentence, then a table of the rows the paper also reports: the paper's single-run difference
+    to its teacher beside our paired interval. Only in the paper's regime does a column say whether ours agrees with
+    it, contradicts it or cannot tell; in a different regime the two are set side by side, not compared."""
     figures, setting = results.paper_figures, results.regime
     if figures is None or setting is None or baseline not in results.seed_errors():
         return "No row of ours has a figure of the paper beside it."
-    lines = [setting.describe() + ("" if setting.same else " Ours is set beside the paper's, not tested against it.")]
+    head = f"| row | the paper − its {baseline}, one run | ours − our {baseline}, paired seeds |"
+    head += " ours against the paper |" if setting.same else ""
+    regime = "The paper's regime." if setting.same else "Different regime: set side by side, not compared."
+    lines = [f"{regime} ({setting.facts})", "", head, "|---|---|---|" + setting.same * "---|"]
     for row in results.rows(baseline):
         if row.name not in figures.errors or row.name == baseline or math.isnan(row.diff_mean):
             continue
         theirs = figures.errors[row.name] - figures.errors[baseline]
         interval = "" if math.isnan(row.diff_ci) else f" ± {row.diff_ci:.2f}"
-        line = (f"- **{row.name}**: the paper {signed(theirs)} points against its {baseline} (one run); "
-                f"ours {signed(row.diff_mean)}{interval} ({count(row.diff_n, 'paired seed')})")
-        lines.append(line + (f": {_paper_outcome(verdict(row), theirs)}." if setting.same else "."))
+        line = f"| {row.name} | {signed(theirs)} | {signed(row.diff_mean)}{interval} ({row.diff_n}) |"
+        lines.append(line + (f" {_paper_outcome(verdict(row), theirs)} |" if setting.same else ""))
     return "\n".join(lines)
 
 

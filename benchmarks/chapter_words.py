@@ -1,7 +1,8 @@
 """How much of each chapter is written and how much is generated: words of prose in markdown cells against words of
 prose in the text and Markdown outputs of code cells (what the package prints into the chapter), per notebook.
-Tables (Markdown rows, and text aligned in columns) and code listings are not prose (tables carry the numbers; a
-listing is the package's code) and count on neither side.
+Tables (Markdown rows, and text aligned in columns) and code (fenced listings, and lines indented by four spaces, as
+Markdown reads them: the commands a chapter prints) are not prose (tables carry the numbers; code is the package's
+or the shell's) and count on neither side.
 
 A chapter is written by a person; generated text is one verdict line per tested claim. The book's rule: generated
 words at most 20% of a chapter's words (tests/test_chapter_words.py holds it).
@@ -17,13 +18,13 @@ from pathlib import Path
 GENERATED_SHARE_LIMIT = 0.20
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")  # words, not numbers or Markdown markup
 _CODE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
-_TABLE_ROW = re.compile(r"^\s*\||\S {3,}\S")  # a Markdown row, or text aligned in columns
+_NOT_PROSE = re.compile(r"^\s*\||\S {3,}\S|^ {4}")  # a Markdown row, text aligned in columns, an indented code line
 
 
 def _words(text: str | list[str]) -> int:
-    """Number of prose words in a cell's source or an output's text: code fences and table rows left out."""
+    """Number of prose words in a cell's source or an output's text: code and table rows left out."""
     prose = _CODE.sub("", "".join(text) if isinstance(text, list) else text)
-    return sum(len(_WORD.findall(line)) for line in prose.splitlines() if not _TABLE_ROW.search(line))
+    return sum(len(_WORD.findall(line)) for line in prose.splitlines() if not _NOT_PROSE.search(line))
 
 
 def _output_text(output: dict) -> str:

@@ -234,13 +234,13 @@ def test_our_rows_are_tested_against_the_paper_only_in_its_regime():
     rows = StudyResults(study).rows()
     teacher, ban = (next(row for row in rows if row.name == name) for name in ("teacher", "ban-1"))
     apart = verdicts.against_paper(StudyResults(study)).splitlines()
-    assert apart[0].startswith(f"Different regime: our teacher {teacher.mean:.2f}% test error at 11 epochs, the "
-                               "paper's 6.69% at 200 epochs.")
+    assert apart[0] == (f"Different regime: set side by side, not compared. (our teacher {teacher.mean:.2f}% test "
+                        "error at 11 epochs, the paper's 6.69% at 200 epochs)")
     assert "contradicts" not in "\n".join(apart) and "agrees" not in "\n".join(apart)
-    assert apart[1] == (f"- **ban-1**: the paper -0.05 points against its teacher (one run); "
-                        f"ours +{ban.diff_mean:.2f} ± {ban.diff_ci:.2f} (8 paired seeds).")
+    assert apart[2] == "| row | the paper − its teacher, one run | ours − our teacher, paired seeds |"
+    assert apart[4] == f"| ban-1 | -0.05 | +{ban.diff_mean:.2f} ± {ban.diff_ci:.2f} (8) |"
     close = verdicts.against_paper(StudyResults(_with_paper_teacher(study, teacher.mean + 0.5))).splitlines()
-    assert close[0].startswith("The paper regime") and close[1].endswith("**ours contradicts it**.")
+    assert close[0].startswith("The paper's regime.") and close[4].endswith("| **ours contradicts it** |")
 
 
 def test_the_report_reads_the_papers_figures_from_the_records_not_the_live_preset(monkeypatch):
