@@ -12,8 +12,10 @@ from torch import nn
 from bannet import distributed, files, locks, preflight, records
 from bannet.compute_kind import compute_kind
 from bannet.data.study import StudyData, load_study_data
+from bannet.errors import InvalidInput
 from bannet.final_measures import final_measures
-from bannet.losses import build_loss
+from bannet.label_loss import label_loss_settings
+from bannet.losses import LOGIT_ADJUSTED, build_loss
 from bannet.models import build, count_parameters, fit_to_training_images, needs_training_images
 from bannet.precision import resolve_precision
 from bannet.presets import ModelSpec, Preset, required_models, seed_plan, study_plan
@@ -34,9 +36,11 @@ def teaches(plan: list[ModelSpec], spec: ModelSpec) -> bool:
     return any(spec.name in (other.teacher, other.smoothing_from) for other in plan)
 
 
-def recorded_loss_settings(out: Path, seed: int, spec: ModelSpec) -> dict:
-    """The loss's recorded keyword arguments: its temperature when not 1; for "ls", the smoothing source's
-    non-top mass (read from its record, on rank 0)."""
+def recorded_loss_settings(out: Path, seed: int, spec: ModelSpec, label_settings: dict) -> dict:
+    """The loss's recorded keyword arguments: for "logit-adjusted", the study's `label_settings` (label_loss_settings);
+    its temperature when not 1; for "ls", the smoothing source's non-top mass (read from its record, on rank 0)."""
+    if spec.loss == LOGIT_ADJUSTED:
+        return label_settings
     if spec.temperature != 1.0:
         return {"T": spec.temperature}
     if spec.smoothing_from is not None:
@@ -64,6 +68,10 @@ class StudyRunner:
         self.config = recipe_for(preset, precision, compile)
         self.precision = resolve_precision(precision, device)
         self.kind = compute_kind(device, self.precision, compile)
+        if preset.holdout_per_class is not None and data.holdout_labels is None:
+            raise InvalidInput(f"preset {preset.name} holds out {preset.holdout_per_class} training images per class, "
+                               "but the data given has no held-out part: load it with load_study_data")
+        self.label_settings = label_loss_settings(preset, data)
         self.loaders = StudyLoaders(data, device, self.config, self.precision)
 
     def _new_model(self, arch: str, fit: bool = True) -> nn.Module:
@@ -118,7 +126,7 @@ class StudyRunner:
         model_seed = derived_seed(seed, spec.name)
         torch.manual_seed(model_seed)
         model = self._new_model(spec.arch)
-        loss_settings = recorded_loss_settings(self.out, seed, spec)
+        loss_settings = recorded_loss_settings(self.out, seed, spec, self.label_settings)
         loss_fn = build_loss(spec.loss, **loss_settings, **distributed.loss_settings(spec.loss, model_seed))
         config = replace(self.config, epochs=self.config.epochs * spec.epochs_factor,
                          lr=self.config.lr * spec.lr_factor)
@@ -146,7 +154,8 @@ class StudyRunner:
                       "per_rank_batch": self.loaders.per_rank_batch, "lr": self.config.lr},
             data={"dataset": self.preset.dataset, "train_size": len(self.data.train_labels),
                   "test_size": len(self.data.test_labels), "image_size": self.data.spec.image_size,
-                  "unlabelled_size": self.loaders.unlabelled_size if spec.unlabelled else 0},
+                  "unlabelled_size": self.loaders.unlabelled_size if spec.unlabelled else 0,
+                  "holdout_size": 0 if self.data.holdout_labels is None else len(self.data.holdout_labels)},
             num_params=count_parameters(model), result=result,
             provenance=provenance(self.device, result.wall_time_s, self.precision, result.cpu_time_s, kind=self.kind))
         records.save_model(files, record, result.test_logits, result.test_labels,

@@ -14,7 +14,8 @@ from bannet.born_again import run_study
 from bannet.data import DATASETS, load_study_data
 from bannet.errors import MissingFile
 from bannet.models import build, count_parameters
-from bannet.presets import PRESETS, PROFILES, get_preset, seed_plan, study_plan
+from bannet.presets import PRESETS, get_preset, seed_plan, study_plan
+from bannet.profiles import PROFILES
 from bannet.recipes import recipe_for
 from bannet.recorded import REPOSITORY, RESULTS_DIR, find_study
 from bannet.records import Study, load_study

@@ -15,7 +15,8 @@ from bannet.errors import InvalidInput, UserError
 from bannet.locks import study_lock
 from bannet.precision import PRECISIONS
 from bannet.preflight import check_jobs, check_records, check_request
-from bannet.presets import PRESETS, PROFILES, Preset, get_preset, required_models, seed_plan, study_plan
+from bannet.presets import PRESETS, Preset, get_preset, required_models, seed_plan, study_plan
+from bannet.profiles import PROFILES
 from bannet.recipes import recipe_for
 from bannet.records import load_study
 from bannet.report import study_table

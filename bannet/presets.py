@@ -4,7 +4,9 @@ from dataclasses import dataclass, field, replace
 
 from bannet import row_names
 from bannet.errors import InvalidInput
+from bannet.losses import LOGIT_ADJUSTED
 from bannet.models.names import small_sibling
+from bannet.profiles import PROFILES
 
 GENERATION_LOSS = "ban"
 
@@ -39,6 +41,15 @@ class Preset:
     planned within (None: none set); what it cost is counted in CPU-hours (bannet.cost).
     profile: the profile that shrank the preset ("full": as written). recipe: how every model of the study learns
     (bannet.recipes: "wrn-step", the paper's; "airbench", the fast one), with the preset's epochs, batch and lr.
+
+    Imbalanced classes: logit_adjustment = τ > 0 trains every label-trained model (teacher, `label`, `indep-k`,
+    `teacher-2x`) with the logit-adjusted loss (bannet.losses.logit_adjusted, Menon et al. 2021) at strength τ and the
+    class priors of the study's training labels (recorded in each record's loss_settings); 0 trains them with plain
+    cross-entropy, the paper's. Predictions are always the argmax of the raw logits, and students learn from their
+    teacher's softmax of its raw logits; the label terms of BAN+L and CWTM and the `ls` control keep their formulas.
+    holdout_per_class: that many labelled training images of each class are set aside (bannet.data.holdout: the
+    same images for every model and seed) and never trained on; each record then holds the held-out error, on
+    which a pilot selects (never on the test set). None: every training image is trained on.
     """
 
     name: str
@@ -69,6 +80,8 @@ class Preset:
     primary_seeds: tuple[int, ...] = ()
     primary_models: tuple[str, ...] = (row_names.generation(1),)
     budget_hours: float | None = None
+    logit_adjustment: float = 0.0
+    holdout_per_class: int | None = None
     profile: str = "full"
 
     @property
@@ -80,6 +93,11 @@ class Preset:
     def control_model(self) -> str:
         """The label-trained model of the students' architecture, the baseline of paired differences."""
         return control_model(self.teacher_arch, self.student_arch)
+
+    @property
+    def label_loss(self) -> str:
+        """The loss of the models trained on labels: "ce" when logit_adjustment is 0, else "logit-adjusted"."""
+        return "ce" if self.logit_adjustment == 0 else LOGIT_ADJUSTED
 
     @property
     def design_seeds(self) -> tuple[int, ...]:
@@ -168,28 +186,21 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
                        "also learns from the unlabelled images, ensembles of four seeds",
            generations=1, students=("cwtm", "dkpp"), batch_size=64, unlabelled=True, ensemble_of=4,
            max_image_size=64, seeds=(0, 1, 2, 3), budget_hours=8),
+    Preset("imagewang-balanced-densenet121-resnet18", "imagewang", "densenet121", "resnet18", epochs=12,
+           description="ImageWang trained on its imbalance (about 1,340 training images per Imagenette class, 127 per "
+                       "dog breed): the DenseNet-121 teacher and the ResNet-18 from labels learn with logit-adjusted "
+                       "cross-entropy (tau = 1, fixed in advance; priors of the training labels) and predict by their "
+                       "raw logits; 20 training images per class are held out for pilots to select on; BAN and DKPP "
+                       "students learn from the teacher's softmax of its raw logits, CWTM from the labels weighted by "
+                       "the teacher's confidence (its label term unadjusted, the paper's); ban-unsup also distils the "
+                       "teacher's outputs on the unlabelled images (no labels, so not balanced), its only noise the "
+                       "training augmentation (random-resized crop and flip), the same view the teacher sees; "
+                       "ensembles of four seeds; 96 px and 12 epochs are PROVISIONAL until the pilot table of "
+                       "benchmarks/imagewang_pilot.py chooses them",
+           generations=1, students=("cwtm", "dkpp"), batch_size=64, unlabelled=True, ensemble_of=4,
+           max_image_size=96, seeds=(0, 1, 2, 3), logit_adjustment=1.0, holdout_per_class=20),
 ]}
 
-
-@dataclass(frozen=True)
-class Profile:
-    """A way to shrink a preset: fewer and smaller images, fewer epochs, a small model of the same family."""
-
-    name: str
-    epochs: int | None = None
-    train_subset: int | None = None
-    test_subset: int | None = None
-    unlabelled_subset: int | None = None
-    max_image_size: int | None = None
-    batch_size: int | None = None
-    shrink_arch: bool = False
-
-
-PROFILES: dict[str, Profile] = {
-    "full": Profile("full"),
-    "smoke": Profile("smoke", epochs=1, train_subset=512, test_subset=256, unlabelled_subset=512, max_image_size=32,
-                     batch_size=64, shrink_arch=True),
-}
 
 def get_preset(name: str, profile: str = "full") -> Preset:
     """The named preset, shrunk by the named profile."""
@@ -229,14 +240,16 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
     students, BAN students of the teacher at other temperatures (`ban-1-t<T>`), then the controls the preset asks
     for: `ls` (uniform label smoothing with the teacher's mean non-top mass), `indep-2..` (label-trained models with
     their own seeds, for ensembles paired with BANE-k by seed), `teacher-2x` (the teacher's schedule stretched to
-    twice the epochs), and `ban-unsup` (BAN on the labelled and the unlabelled images).
+    twice the epochs), and `ban-unsup` (BAN on the labelled and the unlabelled images). The models trained on labels
+    learn with the preset's label_loss.
 
     A `ban-1-t<T>` student trains at the learning rate / T: the gradient of the T²-scaled soft loss with respect to
     the student's logits is T·(q_T − p_T), whose entries reach T where cross-entropy's reach 1, so at the preset's
     rate its first steps are up to T times larger (an MLP on MNIST at lr 0.1 diverges at T = 4)."""
-    plan = [ModelSpec("teacher", preset.teacher_arch, "ce")]
+    label = preset.label_loss
+    plan = [ModelSpec("teacher", preset.teacher_arch, label)]
     if preset.cross_architecture:
-        plan.append(ModelSpec("label", preset.student_arch, "ce"))
+        plan.append(ModelSpec("label", preset.student_arch, label))
     previous = "teacher"
     for k in range(1, preset.generations + 1):
         plan.append(ModelSpec(row_names.generation(k), preset.student_arch, GENERATION_LOSS, previous))
@@ -247,10 +260,10 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
     if preset.label_smoothing:
         plan.append(ModelSpec("ls", preset.student_arch, "ls", smoothing_from="teacher"))
     # siblings of the control model (the teacher, or `label` when the students' architecture differs)
-    plan += [ModelSpec(row_names.independent(k), preset.student_arch, "ce")
+    plan += [ModelSpec(row_names.independent(k), preset.student_arch, label)
              for k in range(2, preset.independent_models + 2)]
     if preset.equal_compute:
-        plan.append(ModelSpec("teacher-2x", preset.teacher_arch, "ce", epochs_factor=2))
+        plan.append(ModelSpec("teacher-2x", preset.teacher_arch, label, epochs_factor=2))
     if preset.unlabelled:
         plan.append(ModelSpec("ban-unsup", preset.student_arch, GENERATION_LOSS, "teacher", unlabelled=True))
     return plan

@@ -25,13 +25,16 @@ class Record(TypedDict, total=False):
     position: int             # the model's place in the study plan (training order)
     preset: dict              # the Preset as trained
     train: dict               # the Recipe: recipe (its name), epochs, batch_size, lr, ..., precision, compile
-    loss_settings: dict       # the loss's recorded keyword arguments ("ls": mass)
+    loss_settings: dict       # the loss's recorded keyword arguments ("ls": mass; "logit-adjusted": tau and priors,
+    #                           the class priors of the study's training labels)
     train_confidence: dict    # models that teach: mean_max_prob, mean_non_top_mass on unaugmented training images
     train_error_plain_pct: float  # error on the un-augmented training images at the end (newer records)
+    holdout_error_pct: float      # presets with a held-out part: the error on its images (argmax over every output),
+    holdout_test_classes_error_pct: float  # and on those of its images whose classes the test set holds
     test_error_tta_pct: float     # recipes with test-time augmentation: the test error of the views' mean softmax,
     tta: dict                 # and which views; never the study's measure, which is the plain test_error_pct
     parallel: dict            # world_size, global_batch, per_rank_batch, lr
-    data: dict                # dataset, train_size, test_size, image_size, unlabelled_size
+    data: dict                # dataset, train_size, test_size, image_size, unlabelled_size, holdout_size (newer)
     num_params: int
     test_accuracy: float
     test_error_pct: float     # from the fp32 logits' argmax

@@ -32,6 +32,7 @@ class StudyLoaders:
         self._train = data.train_images.to(device)
         self._test = data.test_images.to(device)
         self._unlabelled = None if data.unlabelled_images is None else data.unlabelled_images.to(device)
+        self._holdout = None if data.holdout_images is None else data.holdout_images.to(device)
 
     def _loader(self, images: torch.Tensor, labels: torch.Tensor, train: bool, seed: int) -> bdata.DeviceLoader:
         batch, rank, world = ((self.per_rank_batch, distributed.rank(), distributed.world_size()) if train
@@ -52,6 +53,12 @@ class StudyLoaders:
     def plain_train(self, count: int | None = None) -> bdata.DeviceLoader:
         """The first `count` training images (all when None) in stored order, normalised, not augmented."""
         return self._loader(self._train[:count], self.data.train_labels[:count].to(self.device), False, 0)
+
+    def holdout(self) -> bdata.DeviceLoader:
+        """The held-out part of the training split in stored order, not augmented."""
+        if self._holdout is None:
+            raise ValueError("the study's data has no held-out part (its preset sets none aside)")
+        return self._loader(self._holdout, self.data.holdout_labels.to(self.device), False, 0)
 
     def fitting_images(self) -> torch.Tensor:
         """The normalised, un-augmented training images a model that needs them is fitted on (never test images)."""

@@ -21,7 +21,8 @@ from schedule_pilot import candidate
 
 from bannet.born_again import run_study
 from bannet.compute_kind import kind_label, record_kind
-from bannet.presets import PRESETS, PROFILES, get_preset
+from bannet.presets import PRESETS, get_preset
+from bannet.profiles import PROFILES
 from bannet.records import load_study
 
 COLUMNS = ("data set", "network", "epochs", "lr", "seed", "plain test acc %", "flip-TTA test acc %",

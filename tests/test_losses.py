@@ -13,21 +13,26 @@ from bannet.losses import (
     ban_loss,
     build_loss,
     ce_loss,
+    class_priors,
     control_names,
     cwtm_loss,
     cwtm_weights,
     dkpp_loss,
     dkpp_targets,
+    imbalanced_label_names,
     label_smoothing_loss,
+    logit_adjusted_loss,
     names,
     teacher_confidence,
 )
 
 BATCH, CLASSES = 6, 5
 TEACHER_LOSSES = ["ban", "ban+l", "cwtm", "dkpp"]
-LABEL_LOSSES = ["ce", "ban+l", "cwtm", "ls"]
-LABEL_ONLY = {"ce", "ls"}
+LABEL_LOSSES = ["ce", "ban+l", "cwtm", "ls", "logit-adjusted"]
+LABEL_ONLY = {"ce", "ls", "logit-adjusted"}
 MASS = 0.3  # the "ls" loss's wrong-class mass
+PRIORS = torch.tensor([0.5, 0.25, 0.125, 0.0625, 0.0625], dtype=torch.float64)  # the "logit-adjusted" loss's π
+TAU = 1.5  # and its strength
 TEMPERATURES = [1.0, 0.5, 4.0]
 WEIGHTS = {"label_weight": 0.7, "teacher_weight": 1.3}
 
@@ -79,9 +84,11 @@ LOSSES = {
     # torch's smoothing ε also puts ε/n on the true class: ε = m·n/(n−1) leaves exactly m on the wrong ones
     "ls": (lambda z, t, y, T: label_smoothing_loss(z, y, MASS),
            lambda z, t, y, T: F.cross_entropy(z, y, label_smoothing=MASS * CLASSES / (CLASSES - 1))),
+    "logit-adjusted": (lambda z, t, y, T: logit_adjusted_loss(z, y, PRIORS.log(), TAU),
+                       lambda z, t, y, T: F.cross_entropy(z + TAU * PRIORS.log().to(z.dtype), y)),
 }
 LOSS_AND_T = [(name, T) for name in LOSSES for T in ([1.0] if name in LABEL_ONLY else TEMPERATURES)]
-BUILD_KWARGS = {"dkpp": {"seed": 0}, "ls": {"mass": MASS}}
+BUILD_KWARGS = {"dkpp": {"seed": 0}, "ls": {"mass": MASS}, "logit-adjusted": {"priors": PRIORS, "tau": TAU}}
 
 
 @pytest.mark.parametrize(("name", "T"), LOSS_AND_T)
@@ -219,7 +226,7 @@ def test_dkpp_module_is_seeded_and_its_generator_state_is_saved():
 def test_registry_modules_match_functional_forms(name, T):
     z, t, y = make_batch()
     kwargs = {"ce": {}, "ban": {"T": T}, "ban+l": {"T": T, **WEIGHTS}, "cwtm": {"T": T}, "dkpp": {"T": T, "seed": 0},
-              "ls": {"mass": MASS}}
+              "ls": {"mass": MASS}, "logit-adjusted": {"priors": PRIORS.tolist(), "tau": TAU}}
     module = build_loss(name, **kwargs[name])
     assert isinstance(module, DistillationLoss)
     assert module.needs_teacher == (name not in LABEL_ONLY)
@@ -228,7 +235,8 @@ def test_registry_modules_match_functional_forms(name, T):
 
 def test_registry_names_and_unknown_name():
     assert names() == ["ce", "ban", "ban+l", "cwtm", "dkpp"] and control_names() == ["ls"]
-    with pytest.raises(ValueError, match=r"unknown loss 'kd'.*ce, ban, ban\+l, cwtm, dkpp, ls"):
+    assert imbalanced_label_names() == ["logit-adjusted"]
+    with pytest.raises(ValueError, match=r"unknown loss 'kd'.*ce, ban, ban\+l, cwtm, dkpp, ls, logit-adjusted$"):
         build_loss("kd")
 
 
@@ -244,15 +252,16 @@ def _with_entry(logits, value):
     return logits
 
 
+EVERY_LOSS = names() + control_names() + imbalanced_label_names()
 # (case id, losses it applies to, bad (z, t, y) from a good batch, expected message)
 INVALID_INPUTS = [
-    ("student-1d", names() + control_names(), lambda z, t, y: (z[0], t, y), "student_logits must be 2-D"),
-    ("student-3d", names() + control_names(), lambda z, t, y: (z[None], t, y), "student_logits must be 2-D"),
-    ("student-int", names() + control_names(), lambda z, t, y: (z.long(), t, y),
+    ("student-1d", EVERY_LOSS, lambda z, t, y: (z[0], t, y), "student_logits must be 2-D"),
+    ("student-3d", EVERY_LOSS, lambda z, t, y: (z[None], t, y), "student_logits must be 2-D"),
+    ("student-int", EVERY_LOSS, lambda z, t, y: (z.long(), t, y),
      "student_logits must have a floating-point dtype"),
-    ("student-nan", names() + control_names(), lambda z, t, y: (_with_entry(z, math.nan), t, y),
+    ("student-nan", EVERY_LOSS, lambda z, t, y: (_with_entry(z, math.nan), t, y),
      "student_logits contain non-finite"),
-    ("student-inf", names() + control_names(), lambda z, t, y: (_with_entry(z, math.inf), t, y),
+    ("student-inf", EVERY_LOSS, lambda z, t, y: (_with_entry(z, math.inf), t, y),
      "student_logits contain non-finite"),
     ("teacher-none", TEACHER_LOSSES, lambda z, t, y: (z, None, y), "teacher_logits are required"),
     ("teacher-classes", TEACHER_LOSSES, lambda z, t, y: (z, t[:, :-1], y), "class-count mismatch"),
@@ -324,3 +333,77 @@ def test_label_smoothing_puts_exactly_the_mass_on_the_wrong_classes():
 def test_label_smoothing_rejects_a_bad_mass(mass):
     with pytest.raises(ValueError, match="smoothing mass"):
         build_loss("ls", mass=mass)
+
+
+def test_logit_adjustment_at_tau_zero_is_plain_cross_entropy():
+    z, _, y = make_batch()
+    ours, plain = z.clone().requires_grad_(), z.clone().requires_grad_()
+    adjusted = build_loss("logit-adjusted", priors=PRIORS, tau=0.0)(ours, None, y)
+    expected = ce_loss(plain, y)
+    adjusted.backward()
+    expected.backward()
+    torch.testing.assert_close(adjusted, expected)
+    torch.testing.assert_close(ours.grad, plain.grad)
+    assert not torch.allclose(logit_adjusted_loss(z, y, PRIORS.log(), TAU), expected)  # τ > 0 changes it
+
+
+def test_logit_adjusted_gradient_is_the_adjusted_softmax_minus_onehot_over_batch():
+    z, _, y = make_batch()
+    z.requires_grad_()
+    logit_adjusted_loss(z, y, PRIORS.log(), TAU).backward()
+    expected = (F.softmax(z.detach() + TAU * PRIORS.log(), dim=1) - F.one_hot(y, CLASSES)) / BATCH
+    torch.testing.assert_close(z.grad, expected)
+
+
+def _fitted_biases(loss_name: str, labels: torch.Tensor, **settings) -> torch.Tensor:
+    """The class biases b (a model that sees no input) minimising the loss on `labels`, by gradient descent."""
+    biases = torch.zeros(1, CLASSES, dtype=torch.float64, requires_grad=True)
+    loss_fn, optimizer = build_loss(loss_name, **settings), torch.optim.SGD([biases], lr=2.0)
+    for _ in range(2000):
+        optimizer.zero_grad()
+        loss_fn(biases.expand(len(labels), CLASSES), None, labels).backward()
+        optimizer.step()
+    return biases.detach()[0]
+
+
+def test_logit_adjustment_moves_the_raw_logits_prior_from_the_training_labels_to_uniform():
+    labels = torch.repeat_interleave(torch.arange(CLASSES), (PRIORS * 16).long())  # 8, 4, 2, 1, 1 images
+    plain = _fitted_biases("ce", labels)
+    adjusted = _fitted_biases("logit-adjusted", labels, priors=PRIORS, tau=1.0)
+    torch.testing.assert_close(plain.softmax(0), PRIORS, atol=1e-4, rtol=0)  # CE learns the label prior
+    torch.testing.assert_close(adjusted.softmax(0), torch.full_like(PRIORS, 1 / CLASSES), atol=1e-4, rtol=0)
+
+
+def test_class_priors_are_label_shares_with_every_class_counted():
+    priors = class_priors(torch.tensor([0, 2, 2, 2]), 4)
+    torch.testing.assert_close(priors, torch.tensor([0.25, 0.0, 0.75, 0.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize(("priors", "message"), [
+    ([0.5, 0.5, 0.0, 0.0, 0.0], "priors must all be finite and > 0"),
+    ([0.75, 0.5, -0.25, 0.0, 0.0], "priors must all be finite and > 0"),
+    ([0.2, 0.2, 0.2, 0.2, math.nan], "priors must all be finite and > 0"),
+    ([0.3, 0.2, 0.2, 0.2, 0.2], "priors must sum to 1, got 1.1"),
+    ([[0.5, 0.5]], r"priors must be a non-empty 1-D vector, got shape \(1, 2\)"),
+    ([], "priors must be a non-empty 1-D vector"),
+])
+def test_logit_adjustment_rejects_bad_priors_in_one_line(priors, message):
+    with pytest.raises(ValueError, match=message) as error:
+        build_loss("logit-adjusted", priors=priors)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("tau", [-0.5, math.nan, math.inf, "1", True])
+def test_logit_adjustment_rejects_a_bad_strength(tau):
+    with pytest.raises(ValueError, match="tau must be a finite number >= 0"):
+        build_loss("logit-adjusted", priors=PRIORS, tau=tau)
+
+
+def test_logit_adjustment_needs_one_prior_per_class():
+    z, _, y = make_batch()
+    with pytest.raises(ValueError, match="class-count mismatch: student_logits have 5 classes, the priors have 2"):
+        build_loss("logit-adjusted", priors=[0.5, 0.5])(z, None, y)
+
+
+def test_logit_adjusted_loss_keeps_nothing_in_its_state_dict():
+    assert build_loss("logit-adjusted", priors=PRIORS).state_dict() == {}

@@ -1,4 +1,5 @@
-"""A study's data: its splits cut to the preset's subset sizes and image-size cap, and the unlabelled images."""
+"""A study's data: its splits cut to the preset's held-out part, subset sizes and image-size cap, and the unlabelled
+images."""
 
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -7,6 +8,7 @@ import torch
 from torch import nn
 
 from ..presets import Preset
+from .holdout import holdout_indices
 from .imagewang import find_imagewang, load_imagewang_split
 from .specs import DATASETS, DatasetSpec
 from .splits import data_root, load_split
@@ -14,8 +16,9 @@ from .splits import data_root, load_split
 
 @dataclass
 class StudyData:
-    """A study's two splits as uint8 images and int64 labels, with the data set's spec, and the unlabelled
-    images (no labels at all) when a model of the study learns from them."""
+    """A study's two splits as uint8 images and int64 labels, with the data set's spec, the unlabelled images (no
+    labels at all) when a model of the study learns from them, and the held-out part of the training split when the
+    preset sets one aside (never trained on)."""
 
     spec: DatasetSpec
     train_images: torch.Tensor
@@ -23,6 +26,8 @@ class StudyData:
     test_images: torch.Tensor
     test_labels: torch.Tensor
     unlabelled_images: torch.Tensor | None = None
+    holdout_images: torch.Tensor | None = None
+    holdout_labels: torch.Tensor | None = None
 
 
 def _kept(n: int, size: int | None) -> slice | torch.Tensor:
@@ -57,14 +62,29 @@ def _load_unlabelled(preset: Preset, root: str | Path | None, download: bool) ->
     return images[_kept(len(images), preset.unlabelled_subset)]
 
 
+def _split_off_holdout(images: torch.Tensor, labels: torch.Tensor,
+                       per_class: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None,
+                                                       torch.Tensor | None]:
+    """(training images, labels, held-out images, labels): `per_class` images of each class set aside
+    (holdout_indices), or none when per_class is None."""
+    if per_class is None:
+        return images, labels, None, None
+    kept, held_out = holdout_indices(labels, per_class)
+    return images[kept], labels[kept], images[held_out], labels[held_out]
+
+
 def load_study_data(preset: Preset, root: str | Path | None = None, download: bool = True) -> StudyData:
-    """Load the preset's data set, apply its subset sizes and its image-size cap, and the unlabelled split if used."""
+    """Load the preset's data set, set its held-out part aside (the training subset is drawn from the rest), apply
+    its subset sizes and its image-size cap, and load the unlabelled split if used."""
     spec = DATASETS[preset.dataset]
     unlabelled = _load_unlabelled(preset, root, download) if preset.unlabelled else None
-    train_images, train_labels = _subset(*load_split(preset.dataset, True, root, download), preset.train_subset)
+    images, labels, holdout_images, holdout_labels = _split_off_holdout(
+        *load_split(preset.dataset, True, root, download), preset.holdout_per_class)
+    train_images, train_labels = _subset(images, labels, preset.train_subset)
     test_images, test_labels = _subset(*load_split(preset.dataset, False, root, download), preset.test_subset)
     size = preset.max_image_size
     if size is not None and spec.image_size > size:
         spec = replace(spec, image_size=size)
+    shrunk = [None if split is None else _downscaled(split, size) for split in (unlabelled, holdout_images)]
     return StudyData(spec, _downscaled(train_images, size), train_labels, _downscaled(test_images, size), test_labels,
-                     None if unlabelled is None else _downscaled(unlabelled, size))
+                     *shrunk, holdout_labels)

@@ -8,6 +8,7 @@ from .ce import CELoss, ce_loss, weighted_cross_entropy
 from .cwtm import CWTMLoss, cwtm_loss, cwtm_weights, teacher_confidence
 from .dkpp import DKPPLoss, dkpp_loss, dkpp_targets
 from .label_smoothing import LabelSmoothingLoss, label_smoothing_loss, smoothed_targets
+from .logit_adjusted import LogitAdjustedLoss, class_priors, logit_adjusted_loss
 from .soft_target import soft_target_cross_entropy, teacher_probabilities
 
 _LOSSES: dict[str, type[DistillationLoss]] = {
@@ -19,6 +20,10 @@ _LOSSES: dict[str, type[DistillationLoss]] = {
 }
 _CONTROLS: dict[str, type[DistillationLoss]] = {
     "ls": LabelSmoothingLoss,
+}
+LOGIT_ADJUSTED = "logit-adjusted"
+_IMBALANCED_LABELS: dict[str, type[DistillationLoss]] = {
+    LOGIT_ADJUSTED: LogitAdjustedLoss,
 }
 
 
@@ -32,9 +37,15 @@ def control_names() -> list[str]:
     return list(_CONTROLS)
 
 
+def imbalanced_label_names() -> list[str]:
+    """The label losses the book adds for training sets whose classes are imbalanced (logit adjustment)."""
+    return list(_IMBALANCED_LABELS)
+
+
 def build_loss(name: str, **kwargs) -> DistillationLoss:
-    """Instantiate the paper's or control loss `name` with its keyword arguments (e.g. T=2.0, seed=0, mass=0.1)."""
-    registry = {**_LOSSES, **_CONTROLS}
+    """Instantiate the paper's, a control or an imbalanced-label loss `name` with its keyword arguments (e.g. T=2.0,
+    seed=0, mass=0.1, priors=[...], tau=1.0)."""
+    registry = {**_LOSSES, **_CONTROLS, **_IMBALANCED_LABELS}
     if name not in registry:
         raise ValueError(f"unknown loss {name!r}; valid names: {', '.join(registry)}")
     return registry[name](**kwargs)
@@ -47,19 +58,24 @@ __all__ = [
     "CWTMLoss",
     "DKPPLoss",
     "DistillationLoss",
+    "LOGIT_ADJUSTED",
     "LabelSmoothingLoss",
+    "LogitAdjustedLoss",
     "NonFiniteValues",
     "TemperedDistillationLoss",
     "ban_l_loss",
     "ban_loss",
     "build_loss",
     "ce_loss",
+    "class_priors",
     "cwtm_loss",
     "control_names",
     "cwtm_weights",
     "dkpp_loss",
     "dkpp_targets",
+    "imbalanced_label_names",
     "label_smoothing_loss",
+    "logit_adjusted_loss",
     "names",
     "smoothed_targets",
     "soft_target_cross_entropy",
