@@ -10,7 +10,6 @@ import torch
 
 from bannet import distributed, recorded
 from bannet.born_again import run_study
-from bannet.compute_kind import format_seeds_per_kind
 from bannet.errors import InvalidInput, UserError
 from bannet.locks import study_lock
 from bannet.precision import PRECISIONS
@@ -19,7 +18,7 @@ from bannet.presets import PRESETS, Preset, get_preset, required_models, seed_pl
 from bannet.profiles import PROFILES
 from bannet.recipes import recipe_for
 from bannet.records import load_study
-from bannet.report import study_table
+from bannet.report import format_seeds_per_kind, study_table
 from bannet.results import StudyResults
 from bannet.seed_processes import SeedProcesses, run_seeds_in_parallel
 

@@ -14,7 +14,6 @@ import torch
 
 from bannet.errors import InvalidInput
 from bannet.precision import Precision
-from bannet.records import Study
 
 # The bf16 matrix instructions /proc/cpuinfo names, and torch's probe for each where /proc/cpuinfo is absent.
 _BF16_FLAGS = {"amx_bf16": "_is_amx_tile_supported", "avx512_bf16": "_is_avx512_bf16_supported"}
@@ -99,20 +98,3 @@ def check_seed_kind(seed_records: Iterable[tuple[Path, dict]], kind: dict, seed:
     for path, record in seed_records:
         check_kind(path, record_kind(record), kind, seed)
 
-
-def seeds_per_kind(study: Study) -> dict[str, list[int]]:
-    """The seeds of a study by the label of the kind their models were computed on, in order of first seed; a seed
-    whose models name several kinds (an old or hand-edited folder) is listed under each."""
-    seeds: dict[str, list[int]] = {}
-    for seed in study.seeds:
-        for model in sorted(study.models[seed].values(), key=lambda m: m.record["position"]):
-            label = kind_label(record_kind(model.record))
-            if seed not in seeds.setdefault(label, []):
-                seeds[label].append(seed)
-    return seeds
-
-
-def format_seeds_per_kind(study: Study) -> str:
-    """One line: "seeds per kind: <label>: 0 1; kind unknown: 2 3"."""
-    return "seeds per kind: " + "; ".join(f"{label}: {' '.join(map(str, seeds))}"
-                                          for label, seeds in seeds_per_kind(study).items())

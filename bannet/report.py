@@ -1,8 +1,9 @@
-"""A recorded study as Markdown: what it is (heading, recipe, provenance) and its tables of numbers (errors beside the
-paper's, fidelity, confidence), each a thin reader of the study's records or its StudyResults."""
+"""A recorded study as Markdown: what it is (heading, recipe, provenance, seeds per compute kind) and its tables of
+numbers (errors beside the paper's, fidelity, differences per compute kind), each a thin reader of the study's records
+or its StudyResults."""
 
 from bannet import ensembles
-from bannet.compute_kind import seeds_per_kind
+from bannet.compute_kind import kind_label, record_kind
 from bannet.formatting import count, plus_minus
 from bannet.presets import get_preset
 from bannet.records import Record, Study
@@ -151,6 +152,24 @@ def provenance_summary(study: Study) -> str:
     return (f"{len(recs)} trained model{'s' if len(recs) != 1 else ''}; commit {_joined([_commit(r) for r in recs])}; "
             f"torch {_provenance(recs, 'torch')}; device {_provenance(recs, 'device')}; date {_dates(recs)}; "
             f"total wall time {total / 60:.1f} min.")
+
+
+def seeds_per_kind(study: Study) -> dict[str, list[int]]:
+    """The seeds of a study by the label of the kind their models were computed on, in order of first seed; a seed
+    whose models name several kinds (an old or hand-edited folder) is listed under each."""
+    seeds: dict[str, list[int]] = {}
+    for seed in study.seeds:
+        for model in sorted(study.models[seed].values(), key=lambda m: m.record["position"]):
+            label = kind_label(record_kind(model.record))
+            if seed not in seeds.setdefault(label, []):
+                seeds[label].append(seed)
+    return seeds
+
+
+def format_seeds_per_kind(study: Study) -> str:
+    """One line: "seeds per kind: <label>: 0 1; kind unknown: 2 3"."""
+    return "seeds per kind: " + "; ".join(f"{label}: {' '.join(map(str, seeds))}"
+                                          for label, seeds in seeds_per_kind(study).items())
 
 
 def difference_by_kind(results: StudyResults, row: str, baseline: str) -> str:

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from bannet import cli, records
-from bannet.compute_kind import check_kind, check_seed_kind, compute_kind, kind_label, record_kind, seeds_per_kind
+from bannet.compute_kind import check_kind, check_seed_kind, compute_kind, kind_label, record_kind
 from bannet.errors import InvalidInput
 from bannet.formatting import plus_minus
 from bannet.precision import Precision
 from bannet.provenance import provenance
-from bannet.report import difference_by_kind
+from bannet.report import difference_by_kind, seeds_per_kind
 from bannet.results import StudyResults
 from bannet.stats import mean_ci
 
