@@ -32,7 +32,10 @@ class Preset:
     BAN-1); label_smoothing adds `ls`, a student of labels smoothed uniformly with the teacher's mean non-top
     probability on the training set; temperatures adds `ban-1-t<T>` for each T, a BAN student of the teacher
     whose teacher and student distributions are softmax(·/T) (the paper uses T = 1), trained at the preset's
-    learning rate / T (see study_plan). paper, paper_source, paper_epochs: the paper's single-run test errors (%) beside
+    learning rate / T (see study_plan); same_family, in a cross-architecture study, adds `ban-1-same`, the BAN student
+    of `label` (the students' family teaching itself), so that a teacher of the other family is tested against one of
+    the student's own family as `ban-1` − `ban-1-same`, paired by seed: the difference of the two gains over `label`.
+    paper, paper_source, paper_epochs: the paper's single-run test errors (%) beside
     ours, the table they come from and how many epochs the paper trained its models for. seeds: the seeds a full run
     records with every model of the plan. primary_seeds: further seeds on which only the primary comparison's models
     train (primary_models and the models they learn from: ban-1 brings the teacher), so that the comparison the chapter
@@ -70,6 +73,7 @@ class Preset:
     max_image_size: int | None = None
     ensemble_of: int | None = None
     independent_models: int = 0
+    same_family: bool = False
     equal_compute: bool = False
     label_smoothing: bool = False
     temperatures: tuple[float, ...] = ()
@@ -240,8 +244,8 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
     students, BAN students of the teacher at other temperatures (`ban-1-t<T>`), then the controls the preset asks
     for: `ls` (uniform label smoothing with the teacher's mean non-top mass), `indep-2..` (label-trained models with
     their own seeds, for ensembles paired with BANE-k by seed), `teacher-2x` (the teacher's schedule stretched to
-    twice the epochs), and `ban-unsup` (BAN on the labelled and the unlabelled images). The models trained on labels
-    learn with the preset's label_loss.
+    twice the epochs), `ban-unsup` (BAN on the labelled and the unlabelled images) and `ban-1-same` (BAN of `label`).
+    The models trained on labels learn with the preset's label_loss.
 
     A `ban-1-t<T>` student trains at the learning rate / T: the gradient of the T²-scaled soft loss with respect to
     the student's logits is T·(q_T − p_T), whose entries reach T where cross-entropy's reach 1, so at the preset's
@@ -266,6 +270,8 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
         plan.append(ModelSpec("teacher-2x", preset.teacher_arch, label, epochs_factor=2))
     if preset.unlabelled:
         plan.append(ModelSpec("ban-unsup", preset.student_arch, GENERATION_LOSS, "teacher", unlabelled=True))
+    if preset.same_family and preset.cross_architecture:
+        plan.append(ModelSpec(row_names.SAME_FAMILY, preset.student_arch, GENERATION_LOSS, "label"))
     return plan
 
 

@@ -1,5 +1,5 @@
-"""The names of a study's rows: trained models (ban-k, indep-k, ban-1-t<T>) and ensembles computed from their
-outputs (bane-k, ens-k, ens{k}-<model>). Every module that makes or reads such a name calls these."""
+"""The names of a study's rows: trained models (ban-k, indep-k, ban-1-t<T>, ban-1-same) and ensembles computed from
+their outputs (bane-k, ens-k, ens{k}-<model>). Every module that makes or reads such a name calls these."""
 
 import re
 
@@ -20,6 +20,9 @@ def generation_number(name: str) -> int | None:
 def tempered(temperature: float) -> str:
     """The BAN student of the teacher at temperature T: ban-1-t<T>."""
     return f"ban-1-t{temperature:g}"
+
+
+SAME_FAMILY = "ban-1-same"  # in a cross-architecture study, the BAN student of `label`: its own family's teacher
 
 
 def independent(k: int) -> str:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # records are compared without importing the trainer
 # Preset fields that only add models or describe the study: a resumed study may change them. The profile is
 # compared on its own (the record's top-level "profile").
 STUDY_SHAPE_FIELDS = {"description", "generations", "students", "ensemble_of", "paper", "paper_source", "paper_epochs",
-                      "independent_models", "equal_compute", "label_smoothing", "temperatures", "seeds",
+                      "independent_models", "same_family", "equal_compute", "label_smoothing", "temperatures", "seeds",
                       "primary_seeds", "primary_models", "budget_hours", "profile"}
 # Recipe fields that are not settings of their own: epochs, batch and lr are the preset's (scaled per model by its
 # factors), and precision and compile belong to the compute kind.

@@ -14,7 +14,7 @@ from bannet.presets import PRESETS, get_preset, required_models, seed_plan, stud
 from bannet.records import load_study
 from bannet.report import format_fidelity
 from bannet.results import StudyResults
-from helpers import tiny_mnist_like
+from helpers import tiny_cifar_like, tiny_mnist_like
 
 CPU = torch.device("cpu")
 CONTROLS = replace(get_preset("mnist-mlp", "smoke"), epochs=1, batch_size=64, generations=2, students=("cwtm",),
@@ -144,3 +144,18 @@ def test_independent_models_are_siblings_of_the_control_in_its_architecture():
     crossed = replace(CONTROLS, teacher_arch="mlp", student_arch="wrn-10-1", independent_models=2)
     plan = {spec.name: spec for spec in study_plan(crossed)}
     assert plan["label"].arch == plan["indep-2"].arch == plan["indep-3"].arch == "wrn-10-1"
+
+
+def test_a_cross_architecture_study_can_add_its_students_own_family_as_teacher(tmp_path):
+    crossed = replace(CONTROLS, dataset="cifar10", teacher_arch="wrn-10-1", student_arch="preresnet-8", generations=1,
+                      students=(), independent_models=0, equal_compute=False, label_smoothing=False, temperatures=(),
+                      same_family=True)
+    plan = {spec.name: spec for spec in study_plan(crossed)}
+    assert list(plan) == ["teacher", "label", "ban-1", "ban-1-same"]
+    assert (plan["ban-1-same"].arch, plan["ban-1-same"].teacher, plan["ban-1-same"].loss) == ("preresnet-8", "label",
+                                                                                             "ban")
+    assert "ban-1-same" not in {spec.name for spec in study_plan(replace(crossed, teacher_arch="preresnet-8"))}
+    run_study(crossed, [0], tmp_path, CPU, data=tiny_cifar_like(), **quiet)
+    row = StudyResults(records.load_study(tmp_path)).row("ban-1", "ban-1-same")
+    both = records.load_study(tmp_path).models[0]
+    assert row.diffs == {0: pytest.approx(both["ban-1"].error_pct - both["ban-1-same"].error_pct)}
