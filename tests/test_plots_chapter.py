@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from bannet import chapter, cost, measures, paper, plots, report, verdicts
 from bannet.born_again import run_study
+from bannet.compute_kind import kind_label, record_kind
 from bannet.errors import MissingFile
 from bannet.presets import PRESETS, get_preset, study_plan
 from bannet.records import load_study
@@ -275,7 +276,9 @@ def test_generations_bane_against_ens_confidence_and_compute(tiny_study):
     models = 2 * len(study_plan(TINY))
     cpu = sum(m.record["provenance"]["cpu_time_s"] for s in tiny_study.models.values() for m in s.values()) / 3600
     assert spent.startswith(f"{models} trained models: {cpu:.2f} CPU-hours (process CPU time summed over threads; "
-                            "all records measured it)")
+                            "all records measured it; by compute kind: ")
+    label = kind_label(record_kind(tiny_study.first_record()))
+    assert f"by compute kind: {cpu:.2f} h on {label})" in spent  # one machine trained them all
     assert "Budget" not in spent  # a smoke run is not the study its preset budgets
 
 
@@ -290,6 +293,7 @@ def test_the_cost_line_counts_cpu_hours_says_what_it_misses_and_sets_the_wall_ti
                           f"{wall / 6:.0%} of it.")
     partial = cost.compute_spent(load_study(RESULTS / "cifar100-wrn-16-2-9ep"))
     assert "measured by 34 of the 37 records; the other 3 predate the measurement and are not counted" in partial
+    assert "by compute kind" not in partial  # its records predate the compute kinds
 
 
 def test_a_very_wide_interval_leaves_the_axis_with_an_arrow_instead_of_flattening_it():
