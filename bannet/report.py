@@ -65,11 +65,13 @@ def _group_caption(results: StudyResults, baseline: str) -> str:
 
 
 def format_fidelity(rows: list[Fidelity], confidence: float = 0.95) -> str:
-    """A Markdown table of fidelity: student, teacher, seeds, top-1 agreement % and KL, each mean ± CI."""
+    """A Markdown table of fidelity: student, teacher, seeds, top-1 agreement % and KL, each mean ± CI; a reference row
+    names its pair as two independent models."""
     lines = ["| student | teacher | seeds | top-1 agreement % | KL(teacher ‖ student), nats |", "|---|---|---|---|---|"]
     for row in rows:
         agreement, kl = mean_ci(list(row.agreement.values()), confidence), mean_ci(list(row.kl.values()), confidence)
-        lines.append(f"| {row.name} | {row.teacher} | {len(row.agreement)} | {plus_minus(*agreement)} | "
+        teacher = f"{row.teacher} (reference: independent, no distillation)" if row.reference else row.teacher
+        lines.append(f"| {row.name} | {teacher} | {len(row.agreement)} | {plus_minus(*agreement)} | "
                      f"{plus_minus(*kl, digits=3)} |")
     return "\n".join(lines)
 

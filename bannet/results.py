@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bannet import ensembles, paper
+from bannet import ensembles, paper, row_names
 from bannet.errors import InvalidInput
 from bannet.records import Study
 from bannet.stats import mean_ci
@@ -47,15 +47,17 @@ def verdict(row: Row) -> str:
 
 @dataclass
 class Fidelity:
-    """How closely a student matches the model that taught it, per seed: top-1 agreement (%), KL(teacher ‖ student)."""
+    """How closely a student matches the model that taught it, per seed: top-1 agreement (%), KL(teacher ‖ student);
+    for a reference row, how closely two models match that learnt nothing from each other."""
 
     name: str
     teacher: str
     agreement: dict[int, float]
     kl: dict[int, float]
+    reference: bool = False
 
 
-def _fidelity(study: Study, name: str, teacher: str) -> Fidelity | None:
+def _fidelity(study: Study, name: str, teacher: str, reference: bool = False) -> Fidelity | None:
     """Agreement of a student's fp32 predictions with its teacher's and the mean KL(p_teacher ‖ q_student) (nats,
     float64 softmax of the stored logits) on the test set, per seed that has both; None when no seed does."""
     agreement, kl = {}, {}
@@ -64,7 +66,7 @@ def _fidelity(study: Study, name: str, teacher: str) -> Fidelity | None:
         agreement[seed] = 100.0 * (student.outputs.predictions == source.outputs.predictions).double().mean().item()
         log_p, log_q = source.logits.double().log_softmax(1), student.logits.double().log_softmax(1)
         kl[seed] = (log_p.exp() * (log_p - log_q)).sum(1).mean().item()
-    return Fidelity(name, teacher, agreement, kl) if agreement else None
+    return Fidelity(name, teacher, agreement, kl, reference) if agreement else None
 
 
 class StudyResults:
@@ -119,12 +121,17 @@ class StudyResults:
 
     @cached_property
     def fidelity(self) -> list[Fidelity]:
-        """For every student, its agreement with and KL from its teacher per seed (Stanton et al. 2021)."""
+        """For every student, its agreement with and KL from its teacher per seed (Stanton et al. 2021); then, as the
+        reference for how alike two independently trained models are, each independent sibling of the control against
+        the control."""
         teachers: dict[str, str | None] = {}
         for models in self.study.models.values():
             for name, model in models.items():
                 teachers.setdefault(name, model.record["model"].get("teacher"))
-        found = (_fidelity(self.study, name, teachers[name]) for name in self.study.model_names() if teachers[name])
+        names = self.study.model_names()
+        found = [_fidelity(self.study, name, teachers[name]) for name in names if teachers[name]]
+        found += [_fidelity(self.study, name, self.study.control_model, reference=True)
+                  for name in names if row_names.is_independent(name)]
         return [f for f in found if f is not None]
 
     @cached_property

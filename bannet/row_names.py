@@ -4,6 +4,7 @@ their outputs (bane-k, ens-k, ens{k}-<model>). Every module that makes or reads 
 import re
 
 _GENERATION = re.compile(r"ban-(\d+)")
+_INDEPENDENT = re.compile(r"indep-(\d+)")
 
 
 def generation(k: int) -> str:
@@ -28,6 +29,11 @@ SAME_FAMILY = "ban-1-same"  # in a cross-architecture study, the BAN student of 
 def independent(k: int) -> str:
     """indep-k, the k-th label-trained model of the control's architecture with its own seed (k ≥ 2)."""
     return f"indep-{k}"
+
+
+def is_independent(name: str) -> bool:
+    """Whether the row is one of the control's independent label-trained siblings, indep-k."""
+    return _INDEPENDENT.fullmatch(name) is not None
 
 
 def born_again_ensemble(k: int) -> str:

@@ -74,7 +74,8 @@ def test_independent_ensembles_pair_with_bane_by_seed(controls_study):
 def test_fidelity_of_each_student_to_its_own_teacher(controls_study):
     study = load_study(controls_study)
     rows = {row.name: row for row in StudyResults(study).fidelity}
-    assert set(rows) == {"ban-1", "ban-2", "cwtm", "ban-1-t2"} and rows["ban-2"].teacher == "ban-1"
+    assert set(rows) == {"ban-1", "ban-2", "cwtm", "ban-1-t2", "indep-2"} and rows["ban-2"].teacher == "ban-1"
+    assert rows["indep-2"].teacher == "teacher" and rows["indep-2"].reference and not rows["ban-2"].reference
     student, teacher = study.models[1]["ban-2"], study.models[1]["ban-1"]
     expected = 100 * (student.outputs.predictions == teacher.outputs.predictions).double().mean().item()
     assert rows["ban-2"].agreement[1] == expected and all(kl >= 0 for kl in rows["ban-2"].kl.values())
@@ -82,6 +83,7 @@ def test_fidelity_of_each_student_to_its_own_teacher(controls_study):
     expected_kl = torch.nn.functional.kl_div(student.logits.double().log_softmax(1), p, reduction="batchmean").item()
     assert rows["ban-2"].kl[1] == pytest.approx(expected_kl)
     assert "| ban-2 | ban-1 | 2 |" in format_fidelity(list(rows.values()))
+    assert "| indep-2 | teacher (reference: independent, no distillation) | 2 |" in format_fidelity(list(rows.values()))
 
 
 def test_models_trains_only_what_is_named_and_needed(tmp_path, tiny_data):
