@@ -66,3 +66,19 @@ def detectable_difference(sd: float, n: int, alpha: float = 0.05, power: float =
     while shortfall(high) < 0:
         high *= 2
     return sd * optimize.brentq(shortfall, 0.0, high) / math.sqrt(n)
+
+
+def seeds_needed(sd: float, difference: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """The fewest pairs n ≥ 2 whose paired t test at level α detects a true mean difference `difference` with the given
+    power when the differences have standard deviation sd: the least n with detectable_difference(sd, n) ≤ |difference|
+    (found by doubling, then bisection, since that difference falls as n grows)."""
+    if not abs(difference) > 0:
+        raise ValueError(f"need a nonzero difference to detect, got {difference}")
+    target = abs(difference)
+    low, high = 1, 2
+    while detectable_difference(sd, high, alpha, power) > target:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if detectable_difference(sd, middle, alpha, power) > target else (low, middle)
+    return high

@@ -3,8 +3,11 @@ beside the paper's, compared only in the paper's regime."""
 
 import math
 
+import numpy as np
+
 from bannet.formatting import signed
 from bannet.results import Row, StudyResults, verdict
+from bannet.stats import seeds_needed
 
 BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
 
@@ -41,23 +44,32 @@ def paired_statement(results: StudyResults, row: str, baseline: str, labelled_cl
 
 def against_paper(results: StudyResults, baseline: str = "teacher") -> str:
     """The regime in one sentence, then a table of the rows the paper also reports: the paper's single-run difference
-    to its teacher beside our paired interval. Only in the paper's regime does a column say whether ours agrees with
-    it, contradicts it or cannot tell; in a different regime the two are set side by side, not compared."""
+    to its teacher beside our paired interval. Only in the paper's regime do two columns say whether ours agrees with
+    it, contradicts it or cannot tell, and how many pairs with our spread a paired test needs to detect the paper's
+    difference at 80% power; in a different regime the two are set side by side, not compared."""
     figures, setting = results.paper_figures, results.regime
     if figures is None or setting is None or baseline not in results.seed_errors():
         return "No row of ours has a figure of the paper beside it."
     head = f"| row | the paper − its {baseline}, one run | ours − our {baseline}, paired seeds |"
-    head += " ours against the paper |" if setting.same else ""
+    head += " ours against the paper | pairs to detect the paper's difference |" if setting.same else ""
     regime = "The paper's regime." if setting.same else "Different regime: set side by side, not compared."
-    lines = [f"{regime} ({setting.facts})", "", head, "|---|---|---|" + setting.same * "---|"]
+    lines = [f"{regime} ({setting.facts})", "", head, "|---|---|---|" + setting.same * "---|---|"]
     for row in results.rows(baseline):
         if row.name not in figures.errors or row.name == baseline or math.isnan(row.diff_mean):
             continue
         theirs = figures.errors[row.name] - figures.errors[baseline]
         interval = "" if math.isnan(row.diff_ci) else f" ± {row.diff_ci:.2f}"
         line = f"| {row.name} | {signed(theirs)} | {signed(row.diff_mean)}{interval} ({row.diff_n}) |"
-        lines.append(line + (f" {_paper_outcome(verdict(row), theirs)} |" if setting.same else ""))
+        lines.append(line + (f" {_paper_outcome(verdict(row), theirs)} | {_pairs_needed(row, theirs)} |"
+                             if setting.same else ""))
     return "\n".join(lines)
+
+
+def _pairs_needed(row: Row, theirs: float) -> str:
+    """How many pairs with the row's spread of paired differences detect the paper's difference at 80% power."""
+    if row.diff_n < 2 or theirs == 0:
+        return ""
+    return f"{seeds_needed(float(np.std(list(row.diffs.values()), ddof=1)), theirs):,}"
 
 
 def _paper_outcome(ours: str, theirs: float) -> str:

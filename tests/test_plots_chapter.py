@@ -4,6 +4,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from matplotlib.collections import PathCollection, PolyCollection
@@ -16,6 +17,7 @@ from bannet.errors import MissingFile
 from bannet.presets import PRESETS, get_preset, study_plan
 from bannet.records import load_study
 from bannet.results import Row, StudyResults, verdict
+from bannet.stats import seeds_needed
 from helpers import paper_design, tiny_mnist_like
 
 TINY = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=2, batch_size=64, generations=2,
@@ -241,7 +243,9 @@ def test_our_rows_are_tested_against_the_paper_only_in_its_regime():
     assert apart[2] == "| row | the paper − its teacher, one run | ours − our teacher, paired seeds |"
     assert apart[4] == f"| ban-1 | -0.05 | +{ban.diff_mean:.2f} ± {ban.diff_ci:.2f} (8) |"
     close = verdicts.against_paper(StudyResults(_with_paper_teacher(study, teacher.mean + 0.5))).splitlines()
-    assert close[0].startswith("The paper's regime.") and close[4].endswith("| **ours contradicts it** |")
+    sd = float(np.std(list(ban.diffs.values()), ddof=1))
+    assert close[0].startswith("The paper's regime.")
+    assert close[4].endswith(f"| **ours contradicts it** | {seeds_needed(sd, -0.05):,} |")
 
 
 def test_the_report_reads_the_papers_figures_from_the_records_not_the_live_preset(monkeypatch):

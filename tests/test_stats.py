@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bannet.stats import detectable_difference, holm_rejections, mean_ci, t_test_p_value
+from bannet.stats import detectable_difference, holm_rejections, mean_ci, seeds_needed, t_test_p_value
 
 
 @pytest.mark.parametrize("dof, expected", [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (30, 2.0423)])
@@ -75,3 +75,14 @@ def test_the_detectable_difference_scales_with_the_spread_and_tends_to_the_norma
     assert detectable_difference(1.0, 20, alpha=0.05 / 8) > detectable_difference(1.0, 20)  # Holm's first step
     with pytest.raises(ValueError, match="need n >= 2"):
         detectable_difference(1.0, 1)
+
+
+def test_the_seeds_needed_are_the_fewest_that_detect_the_difference():
+    n = seeds_needed(sd=0.25, difference=0.05)
+    assert detectable_difference(0.25, n) <= 0.05 < detectable_difference(0.25, n - 1)
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    assert n == pytest.approx((z * 0.25 / 0.05) ** 2, rel=0.05)  # the normal approximation, for many pairs
+    assert seeds_needed(1.0, 12.0) == 2 and seeds_needed(1.0, 11.0) == 3  # two pairs detect 11.55 sd
+    assert seeds_needed(1.0, -0.661) == seeds_needed(1.0, 0.661) == 20  # Cohen: d = 0.66 at n = 20
+    with pytest.raises(ValueError, match="nonzero difference"):
+        seeds_needed(1.0, 0.0)
