@@ -148,7 +148,10 @@ def show(preset_names: Sequence[str], train: bool = False, results_dir: str | Pa
     for position, name in enumerate(preset_names):
         study = open_study(name, True) if train else load_or_explain(name, results_dir)
         if study is None and position == 0 and current_profile() == "smoke":
-            study = smoke_study(name, default_seeds(name)[:1])
+            try:
+                study = smoke_study(name, default_seeds(name)[:1])
+            except MissingFile as missing:  # an optional study of the page: say so, show the rest
+                print(f"Smoke run skipped: {missing}")
         if study is not None:
             render(study)
 

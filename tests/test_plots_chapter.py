@@ -206,6 +206,10 @@ def test_teacher_confidence_splits_correct_and_wrong(tiny_study):
     assert counted == len(SEEDS) * 128
 
 
+def _without_data(name: str, seeds: list[int]) -> None:
+    raise MissingFile("no data here")
+
+
 def test_a_page_stands_in_a_smoke_run_for_its_first_study_only(tmp_path, capsys, monkeypatch):
     stood_in = []
     monkeypatch.setattr(chapter, "smoke_study", lambda name, seeds: stood_in.append(name))
@@ -213,6 +217,9 @@ def test_a_page_stands_in_a_smoke_run_for_its_first_study_only(tmp_path, capsys,
     chapter.show(["cifar10-wrn-28-1", "cifar10-wrn-28-2"], results_dir=tmp_path)  # nothing recorded there
     assert stood_in == ["cifar10-wrn-28-1"]
     assert "No recorded run of cifar10-wrn-28-2 yet" in capsys.readouterr().out
+    monkeypatch.setattr(chapter, "smoke_study", _without_data)
+    chapter.show(["cifar10-wrn-28-1"], results_dir=tmp_path)  # without its data set: said, not raised
+    assert "Smoke run skipped: no data here" in capsys.readouterr().out
 
 
 def _with_paper_teacher(study, error: float):
