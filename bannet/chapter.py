@@ -14,7 +14,7 @@ from bannet.born_again import run_study
 from bannet.data import DATASETS, load_study_data
 from bannet.errors import MissingFile
 from bannet.models import build, count_parameters
-from bannet.presets import PRESETS, get_preset, seed_plan, study_plan
+from bannet.presets import PRESETS, get_preset, primary_plan, seed_plan, study_plan
 from bannet.profiles import PROFILES
 from bannet.recipes import recipe_for
 from bannet.recorded import REPOSITORY, RESULTS_DIR, find_study
@@ -166,7 +166,7 @@ def scale(preset_name: str, seeds: Sequence[int] | None = None) -> str:
     plans = [seed_plan(preset, seed) for seed in seeds]
     trainings, epochs = sum(map(len, plans)), sum(s.epochs_factor for p in plans for s in p) * preset.epochs
     primary = [seed for seed in seeds if seed in preset.primary_seeds]
-    names = [spec.name for spec in seed_plan(preset, primary[0])] if primary else []
+    names = [spec.name for spec in primary_plan(preset)]
     only = f", of which {len(primary)} train only {', '.join(names[:-1])} and {names[-1]}" if primary else ""
     return (f"{preset_name}: {len(plan)} models per seed ({', '.join(s.name for s in plan)}), "
             f"{preset.epochs} epochs each{exceptions}; {len(seeds)} seeds{only} = {trainings} trainings, "

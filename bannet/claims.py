@@ -5,11 +5,9 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from bannet.formatting import plus_minus, signed
 from bannet.results import StudyResults
-from bannet.stats import detectable_difference, holm_rejections, mean_ci, t_test_p_value
+from bannet.stats import detectable_difference, holm_rejections, mean_ci, sample_sd, t_test_p_value
 
 # The words that make a sentence of an answer a comparison a reader takes away.
 COMPARATIVE = re.compile(r"\b(beat\w*|outperform\w*|improv\w*|helps?|helped|hurts?|worse|better|lower|higher|"
@@ -167,7 +165,7 @@ def resolution_table(chapter: ChapterClaims, studies: dict[str, StudyResults | N
         values = list(tested.diffs.values())
         if len(values) < 2:
             continue
-        sd = float(np.std(values, ddof=1))
+        sd = sample_sd(values)
         alpha = chapter.alpha if comparison == chapter.primary else chapter.alpha / len(chapter.family)
         lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {len(values)} | {sd:.2f} | "
                      f"{detectable_difference(sd, len(values), alpha, power):.2f} |")

@@ -14,7 +14,7 @@ from bannet.errors import InvalidInput, UserError
 from bannet.locks import study_lock
 from bannet.precision import PRECISIONS
 from bannet.preflight import check_jobs, check_records, check_request
-from bannet.presets import PRESETS, Preset, get_preset, required_models, seed_plan, study_plan
+from bannet.presets import PRESETS, Preset, get_preset, primary_plan, required_models, study_plan
 from bannet.profiles import PROFILES
 from bannet.recipes import recipe_for
 from bannet.records import load_study
@@ -73,7 +73,7 @@ def _run_here(args: argparse.Namespace, preset: Preset, out: Path, device: torch
     if distributed.is_main():
         plan = required_models(study_plan(preset), args.models) if args.models else study_plan(preset)
         primary = [] if args.models else [seed for seed in args.seeds if seed in preset.primary_seeds]
-        only = (f" (seeds {primary}: only {', '.join(s.name for s in seed_plan(preset, primary[0]))}, the primary "
+        only = (f" (seeds {primary}: only {', '.join(s.name for s in primary_plan(preset))}, the primary "
                 "comparison's)" if primary else "")
         print(f"{preset.name} [{preset.profile}] on {device}{ranks}: {', '.join(s.name for s in plan)}; "
               f"seeds {args.seeds}{only}; {preset.epochs} epochs; records in {out}")

@@ -75,10 +75,18 @@ def paired_ensemble_errors(study: Study, members: list[str], labelled_classes_on
             for s in study.seeds if all(m in study.models[s] for m in members)}
 
 
+def teachers(study: Study) -> dict[str, str | None]:
+    """Each model's teacher as its records name it (None: it learnt from labels), in plan order."""
+    named: dict[str, str | None] = {}
+    for models in study.models.values():
+        for name, model in models.items():
+            named.setdefault(name, model.record["model"].get("teacher"))
+    return {name: named[name] for name in study.model_names()}
+
+
 def students(study: Study) -> list[str]:
     """The models that learn from a teacher's outputs (BAN generations, the other losses, ban-unsup), in plan order."""
-    records_by_name = {name: m.record for models in study.models.values() for name, m in models.items()}
-    return [name for name in study.model_names() if records_by_name[name]["model"]["teacher"] is not None]
+    return [name for name, teacher in teachers(study).items() if teacher is not None]
 
 
 def seed_group_rows(study: Study) -> dict[str, tuple[str, int]]:

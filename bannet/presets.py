@@ -35,13 +35,12 @@ class Preset:
     learning rate / T (see study_plan); same_family, in a cross-architecture study, adds `ban-1-same`, the BAN student
     of `label` (the students' family teaching itself), so that a teacher of the other family is tested against one of
     the student's own family as `ban-1` − `ban-1-same`, paired by seed: the difference of the two gains over `label`.
-    paper, paper_source, paper_epochs: the paper's single-run test errors (%) beside
-    ours, the table they come from and how many epochs the paper trained its models for. seeds: the seeds a full run
-    records with every model of the plan. primary_seeds: further seeds on which only the primary comparison's models
-    train (primary_models and the models they learn from: ban-1 brings the teacher), so that the comparison the chapter
-    tests alone gets the seeds it needs to resolve a small difference without the whole plan on each. budget_hours: the
-    training wall time, in hours summed over the study's records, that the study was
-    planned within (None: none set); what it cost is counted in CPU-hours (bannet.cost).
+    paper, paper_source, paper_epochs: the paper's single-run test errors (%) beside ours, the table they come from
+    and how many epochs the paper trained its models for. seeds: the seeds a full run records with every model of the
+    plan. primary_seeds: further seeds on which only the primary comparison trains (primary_plan), so that the
+    comparison the chapter tests alone gets the seeds it needs to resolve a small difference without the whole plan on
+    each. budget_hours: the training wall time, in hours summed over the study's records, that the study was planned
+    within (None: none set); what it cost is counted in CPU-hours (bannet.cost).
     profile: the profile that shrank the preset ("full": as written). recipe: how every model of the study learns
     (bannet.recipes: "wrn-step", the paper's; "airbench", the fast one), with the preset's epochs, batch and lr.
 
@@ -275,11 +274,15 @@ def study_plan(preset: Preset) -> list[ModelSpec]:
     return plan
 
 
+def primary_plan(preset: Preset) -> list[ModelSpec]:
+    """The models of the primary comparison: primary_models and the models they learn from, in plan order."""
+    return required_models(study_plan(preset), list(preset.primary_models))
+
+
 def seed_plan(preset: Preset, seed: int) -> list[ModelSpec]:
-    """The models the study's design trains on `seed`: on a primary seed the primary comparison's models and the models
-    they learn from, on any other seed the whole plan."""
-    plan = study_plan(preset)
-    return required_models(plan, list(preset.primary_models)) if seed in preset.primary_seeds else plan
+    """The models the study's design trains on `seed`: on a primary seed the primary comparison's (primary_plan), on
+    any other seed the whole plan."""
+    return primary_plan(preset) if seed in preset.primary_seeds else study_plan(preset)
 
 
 def required_models(plan: list[ModelSpec], names: list[str]) -> list[ModelSpec]:

@@ -124,14 +124,10 @@ class StudyResults:
         """For every student, its agreement with and KL from its teacher per seed (Stanton et al. 2021); then, as the
         reference for how alike two independently trained models are, each independent sibling of the control against
         the control."""
-        teachers: dict[str, str | None] = {}
-        for models in self.study.models.values():
-            for name, model in models.items():
-                teachers.setdefault(name, model.record["model"].get("teacher"))
-        names = self.study.model_names()
-        found = [_fidelity(self.study, name, teachers[name]) for name in names if teachers[name]]
+        taught = ensembles.teachers(self.study)
+        found = [_fidelity(self.study, name, teacher) for name, teacher in taught.items() if teacher]
         found += [_fidelity(self.study, name, self.study.control_model, reference=True)
-                  for name in names if row_names.is_independent(name)]
+                  for name in taught if row_names.is_independent(name)]
         return [f for f in found if f is not None]
 
     @cached_property

@@ -8,6 +8,11 @@ import numpy as np
 from scipy import optimize, stats
 
 
+def sample_sd(values: Sequence[float]) -> float:
+    """s = √(Σ (x − x̄)² / (n − 1)), the sample standard deviation over seeds."""
+    return float(np.std(values, ddof=1))
+
+
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
     """(mean, half-width) of the two-sided Student-t interval: x̄ ± t_{(1+c)/2, n−1} · s/√n; half-width NaN for n = 1."""
     if not 0 < confidence < 1:
@@ -18,7 +23,7 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     mean = sum(values) / n
     if n == 1:
         return mean, math.nan
-    sd = float(np.std(values, ddof=1))
+    sd = sample_sd(values)
     return mean, float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sd / math.sqrt(n)
 
 
@@ -29,7 +34,7 @@ def t_test_p_value(values: Sequence[float]) -> float:
     if n < 2:
         return math.nan
     mean = sum(values) / n
-    sd = float(np.std(values, ddof=1))
+    sd = sample_sd(values)
     if sd <= 1e-12 * max(abs(v) for v in values):  # equal values up to rounding: no spread to test against
         return 1.0 if mean == 0 else 0.0
     return float(2.0 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))

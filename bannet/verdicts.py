@@ -3,11 +3,9 @@ beside the paper's, compared only in the paper's regime."""
 
 import math
 
-import numpy as np
-
 from bannet.formatting import signed
 from bannet.results import Row, StudyResults, verdict
-from bannet.stats import seeds_needed
+from bannet.stats import sample_sd, seeds_needed
 
 BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
 
@@ -69,7 +67,7 @@ def _pairs_needed(row: Row, theirs: float) -> str:
     """How many pairs with the row's spread of paired differences detect the paper's difference at 80% power."""
     if row.diff_n < 2 or theirs == 0:
         return ""
-    return f"{seeds_needed(float(np.std(list(row.diffs.values()), ddof=1)), theirs):,}"
+    return f"{seeds_needed(sample_sd(list(row.diffs.values())), theirs):,}"
 
 
 def _paper_outcome(ours: str, theirs: float) -> str:

@@ -13,6 +13,7 @@ folder, OUT/<preset>-<arch>-<epochs>ep[-lr<LR>]; a killed pilot resumes from its
 """
 
 import argparse
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,13 +34,11 @@ def fast_candidate(text: str) -> tuple[str, int, float | None]:
     """ARCH:EPOCHS[:LR] as (arch, epochs, lr or None); argparse reports a malformed one."""
     head, _, lr = text.rpartition(":") if text.count(":") == 2 else (text, "", "")
     arch, epochs = candidate(head)
-    try:
-        rate = float(lr) if lr else None
-    except ValueError:
-        rate = -1.0
-    if rate is not None and not rate > 0:
+    if not lr:
+        return arch, epochs, None
+    if not re.fullmatch(r"\d*\.?\d+(e-?\d+)?", lr) or not float(lr) > 0:
         raise argparse.ArgumentTypeError(f"{text!r}: give ARCH:EPOCHS:LR with LR > 0 (per 1024 images)")
-    return arch, epochs, rate
+    return arch, epochs, float(lr)
 
 
 def table(out: Path) -> str:
