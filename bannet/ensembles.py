@@ -113,6 +113,16 @@ def paired_row(name: str, baseline: str, groups: dict[str, tuple[str, int]]) -> 
     return None if partner == name or k != groups[name][1] else partner
 
 
+def seed_ensembles(study: Study) -> dict[str, list[str]]:
+    """The ensembles of one seed's models, each with its members: BANE-k (BAN-1..k) and Ens-k (the control and its
+    independent siblings indep-2..k), for k from 2 to the number of generations."""
+    sizes = range(2, max(generations(study), 1) + 1)
+    born_again = {row_names.born_again_ensemble(k): [row_names.generation(j) for j in range(1, k + 1)]
+                  for k in sizes if k <= generations(study)}
+    return born_again | {row_names.ensemble(k): [study.control_model, *map(row_names.independent, range(2, k + 1))]
+                         for k in sizes}
+
+
 def _model_error(model: records.SeedModel, labelled_classes_only: bool) -> float:
     """One model's test error (%): its fp32 predictions', or among the test set's classes from its stored logits."""
     if not labelled_classes_only:
@@ -131,14 +141,10 @@ def seed_errors(study: Study, labelled_classes_only: bool = False) -> dict[str, 
     table = {name: {s: _model_error(m, labelled_classes_only) for s in study.seeds
                     if (m := study.models[s].get(name)) is not None}
              for name in study.model_names()}
-    for k in range(2, generations(study) + 1):
-        table[row_names.born_again_ensemble(k)] = paired_ensemble_errors(
-            study, [row_names.generation(j) for j in range(1, k + 1)], labelled_classes_only)
     groups = seed_group_rows(study)
-    for k in range(2, max(generations(study), 1) + 1):
-        siblings = [study.control_model] + [row_names.independent(j) for j in range(2, k + 1)]
-        if row_names.ensemble(k) not in groups:
-            table[row_names.ensemble(k)] = paired_ensemble_errors(study, siblings, labelled_classes_only)
+    for name, members in seed_ensembles(study).items():
+        if name not in groups:
+            table[name] = paired_ensemble_errors(study, members, labelled_classes_only)
     for name, (model, k) in groups.items():
         table[name] = seed_ensemble_errors(study, model, k, labelled_classes_only)
     return {name: errors for name, errors in table.items() if errors}
