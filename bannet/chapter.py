@@ -13,6 +13,7 @@ from bannet import paper, plots, report, verdicts
 from bannet.born_again import run_study
 from bannet.data import DATASETS, load_study_data
 from bannet.errors import MissingFile
+from bannet.formatting import table_rows
 from bannet.models import build, count_parameters
 from bannet.presets import PRESETS, get_preset, primary_plan, seed_plan, study_plan
 from bannet.profiles import PROFILES
@@ -75,13 +76,12 @@ def models(*preset_names: str) -> str:
 
 
 def cost(*preset_names: str) -> str:
-    """What a full run of each study costs: its recipe (once for studies that share it), its trainings and epochs, and
-    the command that records it."""
-    lines: list[str] = []
-    for name in preset_names:
-        lines += [recipe(name)] if recipe(name) not in lines else []
-        lines += [scale(name), f"    {run_command(name)}"]
-    return "\n".join(lines)
+    """Markdown: the recipe a full run of each study uses (once for studies that share it), a table of its trainings and
+    epochs, and the commands that record them."""
+    recipes = list(dict.fromkeys(recipe(name) for name in preset_names))
+    table = table_rows(COST_COLUMNS, [scale(name) for name in preset_names])
+    commands = "\n".join(run_command(name) for name in preset_names)
+    return "\n\n".join([*recipes, table, f"```bash\n{commands}\n```"])
 
 
 def paper_tables(*preset_names: str) -> str:
@@ -156,21 +156,23 @@ def show(preset_names: Sequence[str], train: bool = False, results_dir: str | Pa
             render(study)
 
 
-def scale(preset_name: str, seeds: Sequence[int] | None = None) -> str:
-    """What a full run of the preset costs in trained models and epochs."""
+COST_COLUMNS = ("study", "models per seed", "epochs per model", "seeds", "trainings", "epochs over the training set")
+
+
+def scale(preset_name: str, seeds: Sequence[int] | None = None) -> tuple[str, ...]:
+    """What a full run of the preset costs in trained models and epochs: a row of the cost table (COST_COLUMNS)."""
     preset = get_preset(preset_name)
     seeds = default_seeds(preset_name) if seeds is None else seeds
     plan = study_plan(preset)
-    longer = [f"{spec.name} {spec.epochs_factor}× that" for spec in plan if spec.epochs_factor != 1]
-    exceptions = f" ({', '.join(longer)})" if longer else ""
+    longer = [f"{spec.name} {spec.epochs_factor * preset.epochs}" for spec in plan if spec.epochs_factor != 1]
     plans = [seed_plan(preset, seed) for seed in seeds]
     trainings, epochs = sum(map(len, plans)), sum(s.epochs_factor for p in plans for s in p) * preset.epochs
     primary = [seed for seed in seeds if seed in preset.primary_seeds]
     names = [spec.name for spec in primary_plan(preset)]
-    only = f", of which {len(primary)} train only {', '.join(names[:-1])} and {names[-1]}" if primary else ""
-    return (f"{preset_name}: {len(plan)} models per seed ({', '.join(s.name for s in plan)}), "
-            f"{preset.epochs} epochs each{exceptions}; {len(seeds)} seeds{only} = {trainings} trainings, "
-            f"{epochs:,} epochs over the {preset.dataset} training set.")
+    only = f" ({len(primary)} train only {', '.join(names[:-1])} and {names[-1]})" if primary else ""
+    return (preset_name, f"{len(plan)}: {', '.join(s.name for s in plan)}",
+            f"{preset.epochs}" + (f" ({', '.join(longer)})" if longer else ""), f"{len(seeds)}{only}",
+            str(trainings), f"{epochs:,}")
 
 
 def recipe(preset_name: str) -> str:

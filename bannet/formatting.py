@@ -1,6 +1,7 @@
-"""How numbers read in the book's tables and sentences: an interval, a signed difference, a count."""
+"""How numbers read in the book's tables and sentences: an interval, a signed difference, a count, a table."""
 
 import math
+from collections.abc import Sequence
 
 
 def plus_minus(mean: float, ci: float, digits: int = 2) -> str:
@@ -13,6 +14,11 @@ def plus_minus(mean: float, ci: float, digits: int = 2) -> str:
 def signed(value: float) -> str:
     """A signed two-decimal number in which a value that rounds to zero reads +0.00, never -0.00."""
     return f"{0.0 if round(value, 2) == 0 else value:+.2f}"
+
+
+def table_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table: the header, its rule and one line per row."""
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, ["---"] * len(header), *rows])
 
 
 def count(n: int, noun: str) -> str:

@@ -92,7 +92,7 @@ def test_a_chapter_without_its_study_stops_with_the_command_that_records_it(tmp_
 def test_a_chapter_describes_its_models_and_cost_at_its_class_count():
     described = chapter.models("cifar100-wrn-28-2-to-densenet-112-33").splitlines()
     assert described[1].split()[:3] == ["teacher", "wrn-28-2", "1,479,220"]  # 100 classes, not 10
-    assert chapter.cost("mnist-mlp").splitlines()[-1] == "    " + chapter.run_command("mnist-mlp")
+    assert chapter.cost("mnist-mlp").splitlines()[-2:] == [chapter.run_command("mnist-mlp"), "```"]
     assert "--seeds 0 1 2 3 4 " in chapter.run_command("mnist-mlp")
 
 
@@ -165,11 +165,13 @@ def test_default_seeds_cover_the_seed_ensembles():
 
 
 def test_scale_counts_trainings_and_epochs():
-    assert "7 models per seed" in chapter.scale("cifar10-wrn-28-1")
-    assert "21 trainings, 4,200 epochs" in chapter.scale("cifar10-wrn-28-1")
-    said = chapter.scale("cifar100-wrn-16-2-9ep")  # 10 models of 9 epochs and teacher-2x of 18 on 3 seeds, 2 × 9 on 2
-    assert "9 epochs each (teacher-2x 2× that)" in said and "5 seeds, of which 2 train only teacher and ban-1" in said
-    assert "37 trainings, 360 epochs" in said
+    models = "7: teacher, ban-1, ban-2, ban-3, ban+l, cwtm, dkpp"
+    assert chapter.scale("cifar10-wrn-28-1") == ("cifar10-wrn-28-1", models, "200", "3", "21", "4,200")
+    _, models, epochs, seeds, trainings, total = chapter.scale("cifar100-wrn-16-2-9ep")
+    # 10 models of 9 epochs and teacher-2x of 18 on 3 seeds; teacher and ban-1 alone, 9 epochs each, on 2
+    assert models.startswith("11: teacher, ban-1") and epochs == "9 (teacher-2x 18)"
+    assert (seeds, trainings, total) == ("5 (2 train only teacher and ban-1)", "37", "360")
+    assert chapter.cost("cifar100-wrn-16-2-9ep").count("| cifar100-wrn-16-2-9ep |") == 1
 
 
 def test_learning_curves_draw_one_line_and_band_per_model(tiny_study):
