@@ -60,14 +60,11 @@ def compute_kind(device: torch.device, precision: Precision, compile: bool) -> d
             "threads": torch.get_num_threads(), **common}
 
 
-def kind_label(kind: dict | None) -> str:
-    """A short label naming every field that tells two kinds apart, e.g. "AMD EPYC family 25 model 1, AVX2, fp32,
-    2 threads, torch 2.14.1"; "kind unknown" for None."""
-    if kind is None:
-        return UNKNOWN
-    compiled = ", compiled" if kind["compile"] else ""
+def processor_label(kind: dict) -> str:
+    """The machine part of a kind, e.g. "AMD EPYC family 25 model 1, AVX2" or a GPU's name: what stays the same when
+    only the precision, compilation, threads or torch change."""
     if kind["device"] == "cuda":
-        return f"{kind['gpu']}, {kind['precision']}{compiled}, torch {kind['torch']}"
+        return kind["gpu"]
     processor = kind["model_name"]
     if kind["cpu_family"] is not None:
         processor += f" family {kind['cpu_family']} model {kind['cpu_model']}"
@@ -75,8 +72,19 @@ def kind_label(kind: dict | None) -> str:
     bf16 = [flag for flag in _BF16_FLAGS if kind[flag]]
     if bf16:
         instructions += f" ({', '.join(bf16)})"
+    return f"{processor}, {instructions}"
+
+
+def kind_label(kind: dict | None) -> str:
+    """A short label naming every field that tells two kinds apart, e.g. "AMD EPYC family 25 model 1, AVX2, fp32,
+    2 threads, torch 2.14.1"; "kind unknown" for None."""
+    if kind is None:
+        return UNKNOWN
+    compiled = ", compiled" if kind["compile"] else ""
+    if kind["device"] == "cuda":
+        return f"{processor_label(kind)}, {kind['precision']}{compiled}, torch {kind['torch']}"
     threads = f"{kind['threads']} thread{'s' if kind['threads'] != 1 else ''}"
-    return f"{processor}, {instructions}, {kind['precision']}{compiled}, {threads}, torch {kind['torch']}"
+    return f"{processor_label(kind)}, {kind['precision']}{compiled}, {threads}, torch {kind['torch']}"
 
 
 def record_kind(record: dict) -> dict | None:

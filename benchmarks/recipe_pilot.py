@@ -5,11 +5,16 @@ rate unless LR is given) with that network and that many epochs, trained exactly
 only the teacher), so its record holds the plain and the test-time-augmented test error, the error on the un-augmented
 training images, wall and CPU time and the compute kind. A network of another family than the preset's takes the
 recipe's optimiser, schedule and augmentation, and usually its own learning rate. Each candidate writes its own study
-folder, OUT/<preset>-<arch>-<epochs>ep[-lr<LR>]; a killed pilot resumes from its last finished epoch. The table
-(Markdown, one row per record found under OUT) is printed at the end, or alone with --table-only.
+folder, OUT/<preset>-<arch>-<epochs>ep[-lr<LR>][-<precision>]; a killed pilot resumes from its last finished epoch.
+The table (Markdown, one row per record found under OUT) is printed at the end, or alone with --table-only.
 
     python benchmarks/recipe_pilot.py --preset cifar10-airbench --data DATA --out PILOTS \
         --candidates airbench-64-256-256:10 airbench-64-256-256:15 wrn-16-4:15:2.0
+
+`--precision fp32` (or `bf16`) trains the candidates in that precision instead of what `auto` picks, into folders
+named after it; where OUT holds a candidate's teacher of the same seed on the same processor in bf16 and in fp32, a
+second table gives bf16 − fp32 seed by seed and, over two or more seeds, its paired mean ± 95% interval: whether
+bf16 autocast trains this recipe as fp32 does, measured where the studies train.
 """
 
 import argparse
@@ -21,13 +26,17 @@ import torch
 from schedule_pilot import candidate
 
 from bannet.born_again import run_study
-from bannet.compute_kind import kind_label, record_kind
+from bannet.compute_kind import kind_label, processor_label, record_kind
+from bannet.precision import PRECISIONS
 from bannet.presets import PRESETS, get_preset
 from bannet.profiles import PROFILES
-from bannet.records import load_study
+from bannet.records import Study, load_study
+from bannet.stats import mean_ci
 
 COLUMNS = ("data set", "network", "epochs", "lr", "seed", "plain test acc %", "flip-TTA test acc %",
            "un-augmented train acc %", "wall min", "CPU min", "compute kind")
+PAIR_COLUMNS = ("data set", "network", "epochs", "lr", "processor", "seeds", "bf16 − fp32 by seed, points",
+                "paired mean ± 95% CI")
 
 
 def fast_candidate(text: str) -> tuple[str, int, float | None]:
@@ -41,13 +50,16 @@ def fast_candidate(text: str) -> tuple[str, int, float | None]:
     return arch, epochs, float(lr)
 
 
+def teachers(out: Path) -> list[tuple[int, dict]]:
+    """(seed, record) of every teacher recorded under `out`, in folder and seed order."""
+    studies: list[Study] = [load_study(folder) for folder in sorted(p for p in out.iterdir() if p.is_dir())]
+    return [(seed, study.record(seed, "teacher")) for study in studies for seed in study.seeds]
+
+
 def table(out: Path) -> str:
     """One Markdown row per teacher recorded under `out`, in folder order."""
     rows = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
-        study = load_study(folder)
-        for seed in study.seeds:
-            record = study.record(seed, "teacher")
+    for seed, record in teachers(out):
             tta = record.get("test_error_tta_pct")
             cpu = record["provenance"].get("cpu_time_s")
             cells = (record["preset"]["dataset"], record["model"]["arch"], record["train"]["epochs"],
@@ -59,25 +71,57 @@ def table(out: Path) -> str:
     return "\n".join(rows)
 
 
+def precision_pairs(out: Path) -> str:
+    """Markdown: per candidate and processor trained in both precisions, bf16 − fp32 plain test error by seed and,
+    over two or more seeds, its paired mean ± 95% interval; "" when no seed has both."""
+    by_candidate: dict[tuple, dict[int, dict[str, float]]] = {}
+    for seed, record in teachers(out):
+        kind = record_kind(record)
+        if kind is None:
+            continue
+        candidate = (record["preset"]["dataset"], record["model"]["arch"], record["train"]["epochs"],
+                     f"{record['preset']['lr']:g}", f"{processor_label(kind)}, {kind['threads']} threads")
+        by_candidate.setdefault(candidate, {}).setdefault(seed, {})[kind["precision"]] = record["test_error_pct"]
+    rows = ["| " + " | ".join(PAIR_COLUMNS) + " |", "|" + "---|" * len(PAIR_COLUMNS)]
+    for (dataset, arch, epochs, lr, processor), seeds in by_candidate.items():
+        differences = {seed: errors["bf16 autocast"] - errors["fp32"] for seed, errors in sorted(seeds.items())
+                       if errors.keys() >= {"bf16 autocast", "fp32"}}
+        if not differences:
+            continue
+        mean, ci = mean_ci(list(differences.values()))
+        interval = f"{mean:+.2f} ± {ci:.2f}" if len(differences) > 1 else "one seed: no interval"
+        by_seed = ", ".join(f"{seed}: {d:+.2f}" for seed, d in differences.items())
+        rows.append(f"| {dataset} | {arch} | {epochs} | {lr} | {processor} | {len(differences)} | {by_seed} | "
+                    f"{interval} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=list(PRESETS), required=True)
     parser.add_argument("--candidates", type=fast_candidate, nargs="+", default=[], metavar="ARCH:EPOCHS[:LR]")
     parser.add_argument("--profile", choices=list(PROFILES), default="full", help="smoke: check the script in seconds")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="train in this precision (default: what `auto` picks on this machine)")
     parser.add_argument("--data", help="data root (default $BANNET_DATA)")
     parser.add_argument("--out", type=Path, required=True, help="folder of the candidates' study folders")
     parser.add_argument("--table-only", action="store_true", help="print the table of what OUT holds, train nothing")
     args = parser.parse_args()
     base = get_preset(args.preset, args.profile)
     for arch, epochs, lr in [] if args.table_only else args.candidates:
-        name = f"{base.name}-{arch}-{epochs}ep" + ("" if lr is None else f"-lr{lr:g}")
+        name = (f"{base.name}-{arch}-{epochs}ep" + ("" if lr is None else f"-lr{lr:g}")
+                + ("" if args.precision == "auto" else f"-{args.precision}"))
         preset = replace(base, name=name, teacher_arch=arch, student_arch=arch, epochs=epochs,
                          lr=base.lr if lr is None else lr,
                          description=f"pilot of {base.name}: {arch}, {epochs} epochs, teacher only")
-        run_study(preset, [args.seed], args.out / preset.name, torch.device("cpu"), root=args.data, progress=False,
-                  download=False, models=["teacher"])
+        run_study(preset, args.seeds, args.out / preset.name, torch.device("cpu"), root=args.data, progress=False,
+                  download=False, models=["teacher"], precision=args.precision)
     print(table(args.out))
+    pairs = precision_pairs(args.out)
+    if pairs:
+        print("\nThe same teachers in bf16 autocast and in fp32, paired by seed on one processor (plain test error):\n")
+        print(pairs)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
-"""The recipe pilot: its candidates parse (a network of another family brings its own learning rate) and a smoke run
-of one candidate lands in the table with its learning rate."""
+"""The recipe pilot: its candidates parse (a network of another family brings its own learning rate), a smoke run
+of one candidate lands in the table with its learning rate, and the same candidate in bf16 and fp32 is paired by
+seed."""
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bannet.stats import mean_ci
 from helpers import real_data_root
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,3 +34,20 @@ def test_a_smoke_pilot_records_its_candidate_and_prints_its_row(tmp_path):
     assert (tmp_path / "cifar10-airbench-wrn-10-1-1ep-lr2" / "seed-0" / "teacher.json").is_file()
     row = next(line for line in printed.splitlines() if "wrn-10-1" in line)
     assert row.startswith("| cifar10 | wrn-10-1 | 1 | 2 | 0 |")
+
+
+def test_teachers_trained_in_both_precisions_are_paired_by_seed(tmp_path):
+    data = real_data_root("cifar10")
+    command = [sys.executable, str(ROOT / "benchmarks" / "recipe_pilot.py"), "--preset", "cifar10-airbench",
+               "--profile", "smoke", "--data", str(data), "--out", str(tmp_path), "--candidates", "wrn-10-1:1:2",
+               "--seeds", "0", "1", "--precision"]
+    first = subprocess.run([*command, "fp32"], capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "paired by seed" not in first  # one precision alone: nothing to pair
+    printed = subprocess.run([*command, "bf16"], capture_output=True, text=True, timeout=300, check=True).stdout
+    errors = {precision: [json.loads((tmp_path / f"cifar10-airbench-wrn-10-1-1ep-lr2-{precision}" / f"seed-{seed}" /
+                                      "teacher.json").read_text())["test_error_pct"] for seed in (0, 1)]
+              for precision in ("fp32", "bf16")}
+    differences = [b - f for f, b in zip(errors["fp32"], errors["bf16"])]
+    mean, ci = mean_ci(differences)
+    row = next(line for line in printed.split("paired by seed", 1)[1].splitlines() if "wrn-10-1" in line)
+    assert f"| 2 | 0: {differences[0]:+.2f}, 1: {differences[1]:+.2f} | {mean:+.2f} ± {ci:.2f} |" in row
