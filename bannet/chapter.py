@@ -11,6 +11,7 @@ import torch
 
 from bannet import paper, plots, report, verdicts
 from bannet.born_again import run_study
+from bannet.compute_kind import UNKNOWN
 from bannet.data import DATASETS, load_study_data
 from bannet.errors import MissingFile
 from bannet.formatting import table_rows
@@ -185,11 +186,14 @@ def recipe(preset_name: str) -> str:
 
 
 def overview(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> str:
-    """Markdown for the results page: a recorded study's heading, provenance and table, or one line saying none."""
+    """Markdown for the results page: a recorded study's heading, provenance (with its seeds per compute kind where
+    its records name kinds) and table, or one line saying none."""
     study = find_study(preset_name, results_dir)
     if study is None:
         return f"**{preset_name}**: no recorded study yet; `{run_command(preset_name)}` records one."
-    return (f"{report.heading(study)}\n\nProvenance: {report.provenance_summary(study)}\n\n"
+    kinds = report.seeds_per_kind(study)
+    counted = "" if list(kinds) == [UNKNOWN] else f" {report.format_seeds_per_kind(study)}."
+    return (f"{report.heading(study)}\n\nProvenance: {report.provenance_summary(study)}{counted}\n\n"
             + report.study_table(StudyResults(study)))
 
 

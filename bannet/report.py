@@ -169,8 +169,8 @@ def seeds_per_kind(study: Study) -> dict[str, list[int]]:
 
 
 def format_seeds_per_kind(study: Study) -> str:
-    """One line: "seeds per kind: <label>: 0 1; kind unknown: 2 3"."""
-    return "seeds per kind: " + "; ".join(f"{label}: {' '.join(map(str, seeds))}"
+    """One line: "Seeds per kind: <label>: 0 1; kind unknown: 2 3"."""
+    return "Seeds per kind: " + "; ".join(f"{label}: {' '.join(map(str, seeds))}"
                                           for label, seeds in seeds_per_kind(study).items())
 
 

@@ -145,7 +145,7 @@ def test_the_report_prints_the_seeds_per_kind(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("hand-made: 4 seeds (0, 1, 2, 3)")
-    assert lines[1] == f"seeds per kind: {AVX2_LABEL}: 0 1; kind unknown: 2 3"
+    assert lines[1] == f"Seeds per kind: {AVX2_LABEL}: 0 1; kind unknown: 2 3"
 
 
 def test_the_primary_difference_is_shown_per_kind(tmp_path):

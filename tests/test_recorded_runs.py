@@ -5,10 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bannet import recorded, records
+from bannet import chapter, recorded, records
+from bannet.compute_kind import UNKNOWN
 from bannet.ensembles import generations, top1_error_pct
 from bannet.presets import PRESETS, study_plan
 from bannet.records import load_study
+from bannet.report import format_seeds_per_kind, seeds_per_kind
 from bannet.results import StudyResults
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,3 +129,13 @@ def test_committed_checkpoints_are_small_teachers_that_match_their_records(study
 def test_the_intro_says_what_is_recorded():
     intro = (ROOT / "book" / "intro.md").read_text()
     assert intro == recorded.with_status(intro), "run `python -m bannet status --write book/intro.md`"
+
+
+@pytest.mark.parametrize("study_dir", STUDIES, ids=lambda p: p.name)
+def test_the_results_page_counts_seeds_per_kind_where_records_name_them(study_dir):
+    study = load_study(study_dir)
+    overview = chapter.overview(study_dir.name, study_dir.parent)
+    if list(seeds_per_kind(study)) == [UNKNOWN]:
+        assert "Seeds per kind" not in overview
+    else:
+        assert f"{format_seeds_per_kind(study)}." in overview.split("\n\n")[1]
