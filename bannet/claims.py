@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 
 from bannet.formatting import plus_minus, signed
+from bannet.presets import get_preset, seed_plan
 from bannet.results import StudyResults
+from bannet.row_names import members
 from bannet.stats import detectable_difference, holm_rejections, mean_ci, sample_sd, t_test_p_value
 
 # The words that make a sentence of an answer a comparison a reader takes away.
@@ -25,10 +27,13 @@ class Comparison:
     measure: str = "error"
 
 
+NO_CONCLUSION = "no conclusion"  # a claim that the data cannot tell the row from the baseline
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A comparative sentence of an answer, named by a phrase of it, and what it says: that the row's measure is
-    lower or higher than the baseline's."""
+    """A sentence of an answer, named by a phrase of it, and what it says: that the row's measure is lower or higher
+    than the baseline's, or (NO_CONCLUSION) that its test, run on at least two pairs, establishes neither."""
 
     phrase: str
     comparison: Comparison
@@ -93,10 +98,23 @@ def run_tests(chapter: ChapterClaims, studies: dict[str, StudyResults | None]) -
     return results
 
 
+def holds(claim: Claim, tested: Tested) -> bool:
+    """Whether the test supports the claim: significant in the claimed direction, or, for NO_CONCLUSION, tested on
+    at least two pairs and not significant."""
+    if claim.direction == NO_CONCLUSION:
+        return len(tested.diffs) >= 2 and not tested.significant
+    return tested.direction == claim.direction
+
+
 def unsupported(chapter: ChapterClaims, results: dict[Comparison, Tested]) -> list[Claim]:
-    """The claims whose comparison is not tested, or not significant in the claimed direction."""
+    """The claims whose comparison is not tested, or whose test does not support them."""
     return [claim for claim in chapter.claims
-            if claim.comparison not in results or results[claim.comparison].direction != claim.direction]
+            if claim.comparison not in results or not holds(claim, results[claim.comparison])]
+
+
+def untestable(chapter: ChapterClaims, results: dict[Comparison, Tested]) -> list[Comparison]:
+    """The chapter's comparisons with fewer than two pairs (counted in Holm's m all the same, and never rejected)."""
+    return [comparison for comparison, tested in results.items() if len(tested.diffs) < 2]
 
 
 def sentences(markdown: str) -> list[str]:
@@ -146,27 +164,37 @@ def claim_lines(chapter: ChapterClaims, studies: dict[str, StudyResults | None])
     lines = []
     for claim in chapter.claims:
         c, tested = claim.comparison, results[claim.comparison]
-        held = "holds" if tested.direction == claim.direction else "**does not hold**"
-        lines.append(f"- `{c.row}` has {claim.direction} {c.measure} than `{c.baseline}` ({c.study}): "
+        held = "holds" if holds(claim, tested) else "**does not hold**"
+        said = (f"`{c.row}` against `{c.baseline}`, {c.measure}" if claim.direction == NO_CONCLUSION
+                else f"`{c.row}` has {claim.direction} {c.measure} than `{c.baseline}`")
+        lines.append(f"- {said} ({c.study}): "
                      f"{signed(tested.mean)} points, p {_p(tested.p) or 'untested'}, {_outcome(chapter, tested)}; "
                      f"{held}.")
     return "\n".join(lines)
 
 
+def design_pairs(comparison: Comparison, control: str) -> int:
+    """How many of the study's design seeds plan every model that the row and the baseline need."""
+    preset = get_preset(comparison.study)
+    needed = {*members(comparison.row, control), *members(comparison.baseline, control)}
+    return sum(needed <= {spec.name for spec in seed_plan(preset, seed)} for seed in preset.design_seeds)
+
+
 def resolution_table(chapter: ChapterClaims, studies: dict[str, StudyResults | None],
                      power: float = 0.8) -> str:
     """Markdown: for each of the chapter's tests, its pairs, the standard deviation of its paired differences and the
-    smallest true difference it detects with the given power: the primary at α, a family member at α / m (Holm's
-    first, strictest step over the m family tests)."""
+    smallest true difference it detects with the given power, with the pairs recorded and with the pairs its study's
+    design plans: the primary at α, a family member at α / m (Holm's first, strictest step over the m family tests)."""
     results = run_tests(chapter, studies)
     lines = [f"| study | row − baseline | pairs | sd of the differences, points | detectable at {power:.0%} power, "
-             "points |", "|---|---|---|---|---|"]
+             "points | design's pairs | detectable with them, points |", "|---|---|---|---|---|---|---|"]
     for comparison, tested in results.items():
         values = list(tested.diffs.values())
         if len(values) < 2:
             continue
-        sd = sample_sd(values)
+        sd, planned = sample_sd(values), design_pairs(comparison, studies[comparison.study].study.control_model)
         alpha = chapter.alpha if comparison == chapter.primary else chapter.alpha / len(chapter.family)
         lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {len(values)} | {sd:.2f} | "
-                     f"{detectable_difference(sd, len(values), alpha, power):.2f} |")
+                     f"{detectable_difference(sd, len(values), alpha, power):.2f} | {planned} | "
+                     f"{detectable_difference(sd, planned, alpha, power):.2f} |")
     return "\n".join(lines)

@@ -102,3 +102,30 @@ def confidence_on_test(study: Study, models: Sequence[str], confidence: float = 
         if values:
             lines.append(f"| {name} | {len(values)} | {plus_minus(*mean_ci(values, confidence), digits=3)} |")
     return "\n".join(lines)
+
+
+FIT_MEASURES = {"plain test error %": "test_error_pct", "un-augmented training error %": "train_error_plain_pct",
+                "test error with flip TTA % (apart)": "test_error_tta_pct"}
+
+
+def fit_table(study: Study, models: Sequence[str], confidence: float = 0.95) -> str:
+    """Markdown: each model's plain test error beside its error on the un-augmented training images (how far it fits
+    what it learns from) and, labelled apart, its test error with flip test-time augmentation; mean ± CI over the
+    seeds whose records hold the measure ("not recorded" where none does)."""
+    lines = ["| model | seeds | " + " | ".join(FIT_MEASURES) + " |", "|---|---|" + "---|" * len(FIT_MEASURES)]
+    for name in models:
+        entries = [study.models[s][name].record for s in study.seeds if name in study.models[s]]
+        if not entries:
+            continue
+        cells = [_measured([record.get(key) for record in entries], confidence) for key in FIT_MEASURES.values()]
+        lines.append(f"| {name} | {len(entries)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _measured(values: list[float | None], confidence: float) -> str:
+    """mean ± CI of the recorded values, with their count when some records lack the measure; "not recorded" if all."""
+    found = [v for v in values if v is not None]
+    if not found:
+        return "not recorded"
+    counted = f" ({len(found)} of {len(values)} seeds)" if len(found) != len(values) else ""
+    return plus_minus(*mean_ci(found, confidence)) + counted

@@ -121,6 +121,7 @@ def paired_differences(rows: list[Row], baseline: str) -> Figure:
                                       (row.diff_mean - row.diff_ci, low - margin, "v")):
                 if (end > edge) if marker == "^" else (end < edge):
                     ax.plot(x, edge, marker=marker, color="tab:red", clip_on=False, zorder=4)
+    ax.set_xlim(-0.5, len(shown) - 0.5)  # a lone row keeps its seeds' jitter narrow, not stretched to the edges
     ax.set_xticks(range(len(shown)), [row.name for row in shown], rotation=45, ha="right")
     ax.set_ylabel(f"error − {baseline} error (points)")
     ax.set_title(f"Paired differences to the {baseline}: seeds (dots), mean ± 95% CI")

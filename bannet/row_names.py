@@ -49,3 +49,17 @@ def ensemble(k: int) -> str:
 def seed_ensemble(k: int, model: str) -> str:
     """ens{k}-<model>: one model's mean softmax over a group of k seeds."""
     return f"ens{k}-{model}"
+
+
+_BORN_AGAIN_ENSEMBLE = re.compile(r"bane-(\d+)")
+_ENSEMBLE = re.compile(r"ens-(\d+)")
+
+
+def members(name: str, control: str) -> list[str]:
+    """The trained models a row of one seed needs: BANE-k its k generations, ens-k the control and indep-2..k, any
+    other row itself."""
+    if match := _BORN_AGAIN_ENSEMBLE.fullmatch(name):
+        return [generation(k) for k in range(1, int(match.group(1)) + 1)]
+    if match := _ENSEMBLE.fullmatch(name):
+        return [control] + [independent(k) for k in range(2, int(match.group(1)) + 1)]
+    return [name]

@@ -96,6 +96,12 @@ def test_chapters_04_and_05_are_not_in_the_papers_regime(name):
     assert not paper.regime(study, teacher.mean).same
 
 
+def test_chapter_04_the_converged_teacher_is_in_the_papers_regime():
+    study = load_study(RESULTS / "cifar10-airbench")
+    teacher = StudyResults(study).row("teacher")
+    assert paper.regime(study, teacher.mean).same  # within a point of the paper's teacher
+
+
 def test_chapter_05_born_again_members_disagree_less_though_they_err_more(cifar100):
     for k in (2, 3):
         table = measures.diversity_table(cifar100, {"bane": [f"ban-{j}" for j in range(1, k + 1)],

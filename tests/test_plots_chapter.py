@@ -17,7 +17,7 @@ from bannet.errors import MissingFile
 from bannet.presets import PRESETS, get_preset, study_plan
 from bannet.records import load_study
 from bannet.results import Row, StudyResults, verdict
-from bannet.stats import seeds_needed
+from bannet.stats import mean_ci, seeds_needed
 from helpers import paper_design, tiny_mnist_like
 
 TINY = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=2, batch_size=64, generations=2,
@@ -193,6 +193,7 @@ def test_paired_differences_show_each_row_against_the_teacher(tiny_study):
     (ax,) = figure.axes
     compared = [r for r in rows if r.diff_n > 0]  # ens-2 averages teachers over seeds: nothing to pair it with
     assert [t.get_text() for t in ax.get_xticklabels()] == [r.name for r in compared]
+    assert ax.get_xlim() == (-0.5, len(compared) - 0.5)  # one slot per row, whatever the number of rows
     dots = [c for c in ax.collections if isinstance(c, PathCollection)]  # one scatter of seeds per row
     assert [d.get_offsets().shape[0] for d in dots] == [r.n for r in compared]
     first = compared[0]
@@ -330,3 +331,22 @@ def test_render_follows_every_figure_with_its_caption(tiny_study, monkeypatch):
     assert len(figures) == 3
     assert all(len(objects) == 2 and objects[1].data.startswith(f"*Figure ({tiny_study.name}): ")
                for objects in figures)
+
+
+def test_the_fit_table_reads_each_measure_from_the_records_and_says_where_none_is_recorded(tmp_path):
+    import shutil
+
+    for seed in (5, 6):
+        shutil.copytree(RESULTS / "cifar10-airbench" / f"seed-{seed}", tmp_path / f"seed-{seed}")
+    record = tmp_path / "seed-6" / "ban-1.json"  # an older record without the training-set measure
+    text = record.read_text()
+    record.write_text(text.replace('"train_error_plain_pct"', '"train_error_plain_pct_absent"'))
+    study = load_study(tmp_path)
+    lines = measures.fit_table(study, ["teacher", "ban-1", "ban-7"]).splitlines()
+    teacher = [study.record(s, "teacher") for s in (5, 6)]
+    mean, ci = mean_ci([r["train_error_plain_pct"] for r in teacher])
+    assert f"| {mean:.2f} ± {ci:.2f} |" in lines[2] and lines[2].startswith("| teacher | 2 |")
+    ban = study.record(5, "ban-1")["train_error_plain_pct"]
+    assert f"| {ban:.2f} (1 of 2 seeds) |" in lines[3]  # one value: no interval, and the count says so
+    assert len(lines) == 4  # a model with no record is left out
+    assert "not recorded" in measures.fit_table(load_study(RESULTS / "cifar10-wrn-28-1-11ep"), ["teacher"])
