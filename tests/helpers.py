@@ -1,6 +1,7 @@
 """Plain functions the tests share: the real data root (required under CI, skipped elsewhere), a repository script
-imported as a module, a tiny learnable data set, a tiny ImageWang folder."""
+imported as a module, a tiny learnable data set, a tiny ImageWang folder, a chapter's answer."""
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -80,3 +81,11 @@ def write_tiny_imagewang(root: Path, train_per_class: int = 6, val_per_class: in
 def paper_design(preset: Preset) -> Preset:
     """The preset with the paper's models only: no controls and no extra temperatures (the shape most tests use)."""
     return replace(preset, independent_models=0, equal_compute=False, label_smoothing=False, temperatures=())
+
+
+def chapter_answer(notebook: str) -> str:
+    """A chapter's answer: its markdown from the heading '## The answer' to the next '## ' heading."""
+    path = Path(__file__).resolve().parent.parent / "notebooks" / f"{notebook}.ipynb"
+    cells = json.loads(path.read_text())["cells"]
+    markdown = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return markdown.split("## The answer", 1)[1].split("\n## ", 1)[0]

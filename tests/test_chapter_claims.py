@@ -2,7 +2,6 @@
 bannet.book_claims with its (row, baseline, direction, measure), and every registered claim holds after Holm's
 correction over the chapter's tested comparisons (its primary comparison, tested alone, apart)."""
 
-import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -26,15 +25,9 @@ from bannet.recorded import planned_models, recorded_models
 from bannet.records import load_study
 from bannet.results import StudyResults
 from bannet.stats import detectable_difference
+from helpers import chapter_answer
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _answer(notebook: str) -> str:
-    """The chapter's answer: its markdown from the heading '## The answer' to the next '## ' heading."""
-    cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
-    markdown = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-    return markdown.split("## The answer", 1)[1].split("\n## ", 1)[0]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +38,7 @@ def studies():
 
 @pytest.mark.parametrize("notebook", list(book_claims.CHAPTERS))
 def test_every_comparative_sentence_of_the_answer_is_registered(notebook):
-    chapter, answer = book_claims.CHAPTERS[notebook], _answer(notebook)
+    chapter, answer = book_claims.CHAPTERS[notebook], chapter_answer(notebook)
     assert unregistered(chapter, answer) == []
     assert [claim.phrase for claim in chapter.claims if claim.phrase not in " ".join(answer.split())] == []
 
@@ -100,7 +93,7 @@ def test_a_claim_of_no_conclusion_fails_once_its_test_concludes(studies):
 
 def test_the_claims_test_fails_when_words_and_numbers_part(studies):
     chapter = book_claims.CIFAR100_WRN
-    answer = _answer("05_cifar100")
+    answer = chapter_answer("05_cifar100")
     assert unregistered(chapter, answer + "\n\nBAN+L beats the teacher.") == ["BAN+L beats the teacher."]
     flipped = replace(chapter, claims=tuple(replace(c, direction="lower") if c.direction == "higher" else c
                                             for c in chapter.claims))
