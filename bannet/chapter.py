@@ -198,7 +198,8 @@ def overview(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> str:
 
 
 HEADLINE_WORDS = {"better": "the student is better", "worse": "the student is worse",
-                  "no difference": "cannot tell (the interval covers 0)", "one seed": "one seed: no interval"}
+                  "no difference": "cannot tell (the interval covers 0)", "one seed": "one seed: no interval",
+                  "interim": "interim: fewer pairs than the design plans"}
 
 
 def headlines(results_dir: str | Path = RESULTS_DIR) -> str:

@@ -5,10 +5,9 @@ import math
 import re
 from dataclasses import dataclass
 
+from bannet.design import planned_pairs
 from bannet.formatting import plus_minus, signed
-from bannet.presets import get_preset, seed_plan
 from bannet.results import StudyResults
-from bannet.row_names import members
 from bannet.stats import detectable_difference, holm_rejections, mean_ci, sample_sd, t_test_p_value
 
 # The words that make a sentence of an answer a comparison a reader takes away.
@@ -28,12 +27,14 @@ class Comparison:
 
 
 NO_CONCLUSION = "no conclusion"  # a claim that the data cannot tell the row from the baseline
+INTERIM = "interim"  # a claim that the comparison waits for the pairs its design plans
 
 
 @dataclass(frozen=True)
 class Claim:
     """A sentence of an answer, named by a phrase of it, and what it says: that the row's measure is lower or higher
-    than the baseline's, or (NO_CONCLUSION) that its test, run on at least two pairs, establishes neither."""
+    than the baseline's, (NO_CONCLUSION) that its test, run on at least two pairs, establishes neither, or (INTERIM)
+    that it is not tested yet because fewer pairs are recorded than its design plans."""
 
     phrase: str
     comparison: Comparison
@@ -53,14 +54,21 @@ class ChapterClaims:
 
 @dataclass(frozen=True)
 class Tested:
-    """One comparison's paired differences: mean ± 95% CI over seeds, two-sided t-test p, significance as tested."""
+    """One comparison's paired differences: mean ± 95% CI over seeds, two-sided t-test p, the pairs its design plans
+    and significance as tested (never while interim)."""
 
     comparison: Comparison
     diffs: dict[int, float]
     mean: float
     ci: float
     p: float
+    planned: int
     significant: bool
+
+    @property
+    def interim(self) -> bool:
+        """Whether fewer pairs are recorded than the design plans (bannet.design): shown, not tested."""
+        return len(self.diffs) < self.planned
 
     @property
     def direction(self) -> str | None:
@@ -68,41 +76,47 @@ class Tested:
         return None if not self.significant else ("lower" if self.mean < 0 else "higher")
 
 
-def _diffs(studies: dict[str, StudyResults | None], c: Comparison) -> dict[int, float]:
-    """A comparison's paired differences by seed, from its study's rows; {} when the study or a row is missing (a
-    smoke run trains a part of the design)."""
+def _measured(studies: dict[str, StudyResults | None], c: Comparison) -> tuple[dict[int, float], int]:
+    """A comparison's paired differences by seed ({} when the study or a row is missing: a smoke run trains a part
+    of the design, a study in progress has not reached a row yet) and the pairs its study's design plans."""
     results = studies.get(c.study)
+    if results is None:
+        return {}, 0
+    planned = planned_pairs(results.design, c.row, c.baseline, results.study.control_model)
     among = MEASURES[c.measure]
-    if results is None or not {c.row, c.baseline} <= results.seed_errors(among).keys():
-        return {}
+    if not {c.row, c.baseline} <= results.seed_errors(among).keys():
+        return {}, planned
     row = results.row(c.row, c.baseline, among)
-    return row.diffs if row is not None else {}
+    return (row.diffs if row is not None else {}), planned
 
 
-def _tested(comparison: Comparison, diffs: dict[int, float], significant: bool) -> Tested:
+def _tested(comparison: Comparison, diffs: dict[int, float], planned: int, significant: bool) -> Tested:
     """A Tested from its differences."""
     mean, ci = mean_ci(list(diffs.values())) if diffs else (math.nan, math.nan)
-    return Tested(comparison, diffs, mean, ci, t_test_p_value(list(diffs.values())), significant)
+    return Tested(comparison, diffs, mean, ci, t_test_p_value(list(diffs.values())), planned, significant)
 
 
 def run_tests(chapter: ChapterClaims, studies: dict[str, StudyResults | None]) -> dict[Comparison, Tested]:
-    """The primary comparison tested alone at α and the family under Holm's correction at α, by comparison."""
-    diffs = {c: _diffs(studies, c) for c in [chapter.primary, *chapter.family]}
-    primary = diffs.pop(chapter.primary)
-    alone = t_test_p_value(list(primary.values())) <= chapter.alpha
-    results = {chapter.primary: _tested(chapter.primary, primary, alone)}
-    family = {c: diffs[c] for c in chapter.family}
-    p_values = [t_test_p_value(list(d.values())) for d in family.values()]
-    for (comparison, diffs), significant in zip(family.items(), holm_rejections(p_values, chapter.alpha)):
-        results[comparison] = _tested(comparison, diffs, significant)
+    """The primary comparison tested alone at α and the family under Holm's correction at α, by comparison; an
+    interim comparison counts in the family's m and is never significant."""
+    measured = {c: _measured(studies, c) for c in [chapter.primary, *chapter.family]}
+    testable = {c: t_test_p_value(list(d.values())) if len(d) >= planned else math.nan
+                for c, (d, planned) in measured.items()}
+    results = {chapter.primary: _tested(chapter.primary, *measured[chapter.primary],
+                                        testable[chapter.primary] <= chapter.alpha)}
+    rejected = holm_rejections([testable[c] for c in chapter.family], chapter.alpha)
+    for comparison, significant in zip(chapter.family, rejected):
+        results[comparison] = _tested(comparison, *measured[comparison], significant)
     return results
 
 
 def holds(claim: Claim, tested: Tested) -> bool:
-    """Whether the test supports the claim: significant in the claimed direction, or, for NO_CONCLUSION, tested on
-    at least two pairs and not significant."""
+    """Whether the test supports the claim: significant in the claimed direction; for NO_CONCLUSION, tested on at
+    least two pairs and all its planned ones, and not significant; for INTERIM, still short of its planned pairs."""
+    if claim.direction == INTERIM:
+        return tested.interim
     if claim.direction == NO_CONCLUSION:
-        return len(tested.diffs) >= 2 and not tested.significant
+        return len(tested.diffs) >= 2 and not tested.interim and not tested.significant
     return tested.direction == claim.direction
 
 
@@ -112,9 +126,10 @@ def unsupported(chapter: ChapterClaims, results: dict[Comparison, Tested]) -> li
             if claim.comparison not in results or not holds(claim, results[claim.comparison])]
 
 
-def untestable(chapter: ChapterClaims, results: dict[Comparison, Tested]) -> list[Comparison]:
-    """The chapter's comparisons with fewer than two pairs (counted in Holm's m all the same, and never rejected)."""
-    return [comparison for comparison, tested in results.items() if len(tested.diffs) < 2]
+def pending(results: dict[Comparison, Tested]) -> list[Comparison]:
+    """The comparisons still short of the pairs their design plans (counted in Holm's m all the same, never
+    rejected)."""
+    return [comparison for comparison, tested in results.items() if tested.interim]
 
 
 def sentences(markdown: str) -> list[str]:
@@ -130,13 +145,16 @@ def unregistered(chapter: ChapterClaims, answer: str) -> list[str]:
             if COMPARATIVE.search(s) and not any(claim.phrase in s for claim in chapter.claims)]
 
 
-def _p(p: float) -> str:
-    """A p-value as printed: '< 0.001', '0.034', or '' when untested."""
-    return "" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
+def _p(tested: Tested) -> str:
+    """A test's p-value as printed: '< 0.001', '0.034', or '' when untested or interim (an interim p is not read)."""
+    p = tested.p
+    return "" if math.isnan(p) or tested.interim else "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _outcome(chapter: ChapterClaims, tested: Tested) -> str:
     """How a comparison came out: the direction it establishes, or that it establishes none."""
+    if tested.interim:
+        return f"interim: {len(tested.diffs)} of {tested.planned} planned pairs, tested when all are recorded"
     if len(tested.diffs) < 2:
         return "untested (fewer than two pairs)"
     how = "alone" if tested.comparison == chapter.primary else f"after Holm over {len(chapter.family)}"
@@ -153,7 +171,7 @@ def tested_table(chapter: ChapterClaims, studies: dict[str, StudyResults | None]
     for comparison in only or tuple(results):
         tested = results[comparison]
         lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {comparison.measure} | "
-                     f"{len(tested.diffs)} | {plus_minus(tested.mean, tested.ci)} | {_p(tested.p)} | "
+                     f"{len(tested.diffs)} | {plus_minus(tested.mean, tested.ci)} | {_p(tested)} | "
                      f"{_outcome(chapter, tested)} |")
     return "\n".join(lines)
 
@@ -165,19 +183,12 @@ def claim_lines(chapter: ChapterClaims, studies: dict[str, StudyResults | None])
     for claim in chapter.claims:
         c, tested = claim.comparison, results[claim.comparison]
         held = "holds" if holds(claim, tested) else "**does not hold**"
-        said = (f"`{c.row}` against `{c.baseline}`, {c.measure}" if claim.direction == NO_CONCLUSION
+        said = (f"`{c.row}` against `{c.baseline}`, {c.measure}" if claim.direction in (NO_CONCLUSION, INTERIM)
                 else f"`{c.row}` has {claim.direction} {c.measure} than `{c.baseline}`")
         lines.append(f"- {said} ({c.study}): "
-                     f"{signed(tested.mean)} points, p {_p(tested.p) or 'untested'}, {_outcome(chapter, tested)}; "
+                     f"{signed(tested.mean)} points, p {_p(tested) or 'not tested'}, {_outcome(chapter, tested)}; "
                      f"{held}.")
     return "\n".join(lines)
-
-
-def design_pairs(comparison: Comparison, control: str) -> int:
-    """How many of the study's design seeds plan every model that the row and the baseline need."""
-    preset = get_preset(comparison.study)
-    needed = {*members(comparison.row, control), *members(comparison.baseline, control)}
-    return sum(needed <= {spec.name for spec in seed_plan(preset, seed)} for seed in preset.design_seeds)
 
 
 def resolution_table(chapter: ChapterClaims, studies: dict[str, StudyResults | None],
@@ -192,7 +203,7 @@ def resolution_table(chapter: ChapterClaims, studies: dict[str, StudyResults | N
         values = list(tested.diffs.values())
         if len(values) < 2:
             continue
-        sd, planned = sample_sd(values), design_pairs(comparison, studies[comparison.study].study.control_model)
+        sd, planned = sample_sd(values), max(tested.planned, len(values))  # older records name fewer seeds than ran
         alpha = chapter.alpha if comparison == chapter.primary else chapter.alpha / len(chapter.family)
         lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {len(values)} | {sd:.2f} | "
                      f"{detectable_difference(sd, len(values), alpha, power):.2f} | {planned} | "

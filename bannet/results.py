@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bannet import ensembles, paper, row_names
+from bannet import design, ensembles, paper, row_names
 from bannet.errors import InvalidInput
+from bannet.presets import Preset
 from bannet.records import Study
 from bannet.stats import mean_ci
 
@@ -15,7 +16,7 @@ from bannet.stats import mean_ci
 @dataclass
 class Row:
     """One line of a results table: per-seed test errors (%), their mean ± CI, the paired differences to a baseline
-    (per seed, and their mean ± CI)."""
+    (per seed, and their mean ± CI) and the pairs the study's design plans for them (bannet.design)."""
 
     name: str
     errors: dict[int, float]
@@ -25,17 +26,26 @@ class Row:
     diff_ci: float = math.nan
     diff_n: int = 0
     diffs: dict[int, float] = field(default_factory=dict)
+    planned: int = 0
 
     @property
     def n(self) -> int:
         """Number of seeds."""
         return len(self.errors)
 
+    @property
+    def interim(self) -> bool:
+        """Whether fewer pairs are recorded than the design plans: shown, not judged."""
+        return self.diff_n < self.planned
+
 
 def verdict(row: Row) -> str:
-    """'better', 'worse' or 'no difference' from the 95% CI of the paired difference; 'one seed' without a CI."""
+    """'better', 'worse' or 'no difference' from the 95% CI of the paired difference; 'one seed' without a CI;
+    'interim' while the design's pairs are not all recorded."""
     if math.isnan(row.diff_mean):
         raise ValueError(f"row {row.name!r} has no paired difference to a baseline")
+    if row.interim:
+        return "interim"
     if math.isnan(row.diff_ci):
         return "one seed"
     if row.diff_mean + row.diff_ci < 0:
@@ -113,11 +123,19 @@ class StudyResults:
         rows = []
         for name, errors in table.items():
             mean, ci = mean_ci(list(errors.values()), self.confidence)
-            partner = table.get(ensembles.paired_row(name, baseline, self.groups) or "", {})
+            partner_name = ensembles.paired_row(name, baseline, self.groups)
+            partner = table.get(partner_name or "", {})
             paired = {s: errors[s] - partner[s] for s in errors if s in partner}
             diff_mean, diff_ci = mean_ci(list(paired.values()), self.confidence) if paired else (math.nan, math.nan)
-            rows.append(Row(name, errors, mean, ci, diff_mean, diff_ci, len(paired), paired))
+            planned = (design.planned_pairs(self.design, name, partner_name, self.study.control_model)
+                       if partner_name else 0)
+            rows.append(Row(name, errors, mean, ci, diff_mean, diff_ci, len(paired), paired, planned))
         return rows
+
+    @cached_property
+    def design(self) -> Preset:
+        """The study's design as its records hold it (bannet.design)."""
+        return design.recorded_design(self.study)
 
     @cached_property
     def fidelity(self) -> list[Fidelity]:

@@ -18,6 +18,10 @@ def plain_statement(rows: list[Row], baseline: str) -> str:
         if row.name == baseline or math.isnan(row.diff_mean):
             continue
         outcome = verdict(row)
+        if outcome == "interim":
+            lines.append(f"- **{row.name}**: {row.diff_mean:+.2f} points against {other} on {row.diff_n} of the "
+                         f"{row.planned} pairs the design plans; interim, judged when all are recorded.")
+            continue
         if outcome == "one seed":
             lines.append(f"- **{row.name}**: {row.diff_mean:+.2f} points against {other} from a single pair (one seed, "
                          "or one group of seeds); no confidence interval, so no conclusion.")
@@ -72,6 +76,7 @@ def _pairs_needed(row: Row, theirs: float) -> str:
 
 def _paper_outcome(ours: str, theirs: float) -> str:
     """In the paper's regime: whether our verdict agrees in direction with the paper's difference."""
-    if ours in ("one seed", "no difference"):
-        return "our data cannot tell" if ours == "no difference" else "one seed of ours, no interval"
+    if ours in ("one seed", "no difference", "interim"):
+        return {"no difference": "our data cannot tell", "one seed": "one seed of ours, no interval",
+                "interim": "interim: compared when the design's pairs are in"}[ours]
     return "ours agrees in direction" if (ours == "better") == (theirs < 0) else "**ours contradicts it**"

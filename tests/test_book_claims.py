@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bannet import book_claims, measures, paper
-from bannet.claims import run_tests, untestable
+from bannet.claims import pending, run_tests
 from bannet.ensembles import seed_errors
 from bannet.measures import mean_max_probability
 from bannet.paper import recorded_setting
@@ -123,6 +123,6 @@ def test_chapter_04_says_the_design_is_still_being_recorded_only_while_it_is():
     chapter = book_claims.CIFAR10_WRN
     studies = {name: StudyResults(load_study(RESULTS / name)) for name in (book_claims.CIFAR10_CONVERGED,
                                                                           book_claims.CIFAR10)}
-    pending = [c for c in untestable(chapter, run_tests(chapter, studies)) if c.study == book_claims.CIFAR10_CONVERGED]
+    waiting = [c for c in pending(run_tests(chapter, studies)) if c.study == book_claims.CIFAR10_CONVERGED]
     says = "The rest of the design is still being recorded" in chapter_answer("04_cifar10_wrn")
-    assert says == bool(pending)
+    assert says == any(c in chapter.family for c in waiting)

@@ -2,6 +2,7 @@
 bannet.book_claims with its (row, baseline, direction, measure), and every registered claim holds after Holm's
 correction over the chapter's tested comparisons (its primary comparison, tested alone, apart)."""
 
+import math
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -9,19 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bannet import book_claims, row_names
+from bannet import book_claims, claims, row_names
 from bannet.claims import (
+    INTERIM,
     NO_CONCLUSION,
     Claim,
-    design_pairs,
+    pending,
     resolution_table,
     run_tests,
     unregistered,
     unsupported,
-    untestable,
 )
-from bannet.presets import get_preset, study_plan
-from bannet.recorded import planned_models, recorded_models
+from bannet.design import planned_pairs
+from bannet.presets import get_preset
 from bannet.records import load_study
 from bannet.results import StudyResults
 from bannet.stats import detectable_difference
@@ -48,47 +49,56 @@ def test_every_registered_claim_holds_after_holm(notebook, studies):
     chapter = book_claims.CHAPTERS[notebook]
     assert chapter.primary not in chapter.family  # tested alone, not one of the family
     results = run_tests(chapter, studies)
-    assert [c for c in untestable(chapter, results) if not _still_recording(c, studies)] == []
+    # a comparison short of two pairs is allowed only while its design still waits for them: a misspelt row, or a
+    # row its study's design does not plan, stays an error
+    assert [c for c, tested in results.items() if len(tested.diffs) < 2 and not tested.interim] == []
     assert unsupported(chapter, results) == []
 
 
-def _plan_rows(study_name: str) -> set[str]:
-    """The rows a preset's plan can show: its trained models, and the ensembles BANE-k and Ens-k they make."""
-    preset = get_preset(study_name)
-    trained = {spec.name for spec in study_plan(preset)}
-    sizes = range(2, len(trained) + 1)
-    return (trained | {row_names.born_again_ensemble(k) for k in sizes if row_names.generation(k) in trained}
-            | {row_names.ensemble(k) for k in sizes if row_names.independent(k) in trained})
+def _partial(tmp_path, name: str, seeds: tuple[int, ...]) -> dict[str, StudyResults]:
+    """A recorded study with only some of its seeds, as while it is being recorded."""
+    for seed in seeds:
+        shutil.copytree(ROOT / "results" / name / f"seed-{seed}", tmp_path / f"seed-{seed}")
+    return {name: StudyResults(load_study(tmp_path))}
 
 
-def _still_recording(comparison, studies) -> bool:
-    """An untestable comparison is allowed only while its study is being recorded, and only between rows its plan
-    makes: a misspelt row, or a row the preset dropped, stays an error."""
-    study = studies[comparison.study].study
-    return (bool(planned_models(comparison.study) - recorded_models(study))
-            and {comparison.row, comparison.baseline} <= _plan_rows(comparison.study))
+def test_a_comparison_is_interim_until_its_design_pairs_are_recorded_and_then_tested(studies, tmp_path):
+    laptop = book_claims.CIFAR10  # complete: 8 seeds of ban-1 - teacher, 3 of the rest
+    chapter = replace(book_claims.CIFAR10_WRN, primary=book_claims.Comparison(laptop, "ban-1", "teacher"),
+                      family=(book_claims.Comparison(laptop, "bane-2", "ens-2"),
+                              book_claims.Comparison(laptop, "ban-3", "teacher")))  # ban-3: not in the design
+    complete = run_tests(chapter, studies)
+    assert pending(complete) == [] and complete[chapter.primary].significant  # p < 0.001 on 8 pairs
+    partial = run_tests(chapter, _partial(tmp_path, laptop, (0, 1)))  # the records' design names seeds 0, 1, 2
+    ban, ensembles, misspelt = (partial[c] for c in (chapter.primary, *chapter.family))
+    assert (len(ban.diffs), ban.planned, ban.interim, ban.significant) == (2, 3, True, False)
+    assert (len(ensembles.diffs), ensembles.planned, ensembles.interim) == (2, 3, True)
+    assert (misspelt.diffs, misspelt.planned, misspelt.interim) == ({}, 0, False)
+    assert pending(partial) == [chapter.primary, chapter.family[0]]
 
 
-def test_an_untestable_comparison_is_allowed_only_while_its_study_is_recorded(studies, tmp_path):
-    laptop = book_claims.CIFAR10
-    comparison = book_claims.Comparison(laptop, "bane-2", "ens-2")
-    assert not _still_recording(comparison, studies)  # the recorded study is complete
-    for seed in (0, 1):  # the same study with two seeds not yet recorded
-        shutil.copytree(ROOT / "results" / laptop / f"seed-{seed}", tmp_path / f"seed-{seed}")
-    partial = {laptop: StudyResults(load_study(tmp_path))}
-    assert _still_recording(comparison, partial)
-    assert not _still_recording(book_claims.Comparison(laptop, "ban-3", "teacher"), partial)  # not in the plan
+def test_an_interim_comparison_is_shown_but_never_significant(studies, tmp_path):
+    converged = book_claims.CIFAR10_CONVERGED
+    chapter = book_claims.CIFAR10_WRN
+    two_seeds = {**studies, **_partial(tmp_path, converged, (5, 6))}  # 2 of the 20 planned pairs
+    results = run_tests(chapter, two_seeds)
+    primary = results[chapter.primary]
+    assert (len(primary.diffs), primary.planned, primary.interim, primary.significant) == (2, 20, True, False)
+    assert not math.isnan(primary.p)
+    line = claims.tested_table(chapter, two_seeds).splitlines()[2]
+    assert " |  | interim: 2 of 20 planned pairs, tested when all are recorded |" in line  # p computed, not printed
+    assert unsupported(replace(chapter, claims=(Claim("x", chapter.primary, INTERIM),)), results) == []
+    assert [c.study for c in pending(results)] == [converged] * 12  # the primary and the 11 family tests of its study
 
 
-def test_a_claim_of_no_conclusion_fails_once_its_test_concludes(studies):
+def test_a_claim_of_no_conclusion_fails_once_its_test_concludes_and_while_it_is_interim(studies, tmp_path):
     laptop = book_claims.CIFAR10
     chapter = replace(book_claims.CIFAR10_WRN, claims=(
         Claim("x", book_claims.Comparison(laptop, "ban-1", "teacher"), NO_CONCLUSION),  # significant after Holm
         Claim("y", book_claims.Comparison(laptop, "indep-2", "teacher"), NO_CONCLUSION),  # p = 1
-        Claim("z", book_claims.Comparison(book_claims.CIFAR10_CONVERGED, "dkpp", "teacher"), NO_CONCLUSION)))
-    results = run_tests(chapter, studies)
-    tested = len(results[chapter.claims[2].comparison].diffs) >= 2
-    assert [c.phrase for c in unsupported(chapter, results)] == ["x"] + ([] if tested else ["z"])
+        Claim("z", book_claims.CIFAR10_WRN.primary, NO_CONCLUSION)))  # interim: not yet tested
+    two_seeds = {**studies, **_partial(tmp_path, book_claims.CIFAR10_CONVERGED, (5, 6))}
+    assert [c.phrase for c in unsupported(chapter, run_tests(chapter, two_seeds))] == ["x", "z"]
 
 
 def test_the_claims_test_fails_when_words_and_numbers_part(studies):
@@ -116,15 +126,15 @@ def test_the_resolution_table_gives_each_test_its_detectable_difference(studies)
     lines = resolution_table(chapter, studies).splitlines()
     for name, alpha in ((book_claims.CIFAR10_CONVERGED, 0.05), (book_claims.CIFAR10, 0.05 / len(chapter.family))):
         n, sd = _paired_sd(studies[name].study, "ban-1", "teacher")  # the primary alone; Holm's strictest step
-        planned = len(get_preset(name).design_seeds)  # every seed of both designs trains the teacher and BAN-1
+        planned = len(get_preset(name).design_seeds)  # the registry's: older records name only the first three
         assert f"| {name} | ban-1 − teacher | {n} | {sd:.2f} | {detectable_difference(sd, n, alpha):.2f} | " \
                f"{planned} | {detectable_difference(sd, planned, alpha):.2f} |" in lines
     assert f"| {book_claims.CIFAR10} | bane-2 − ens-2 | 3 |" in resolution_table(chapter, studies)  # 3 seeds plan both
 
 
-def test_an_ensemble_needs_its_members_planned_on_a_seed():
-    converged, laptop = book_claims.CIFAR10_CONVERGED, book_claims.CIFAR10
-    assert design_pairs(book_claims.Comparison(converged, "ban-1", "teacher"), "teacher") == 20
-    assert design_pairs(book_claims.Comparison(converged, "bane-2", "ens-2"), "teacher") == 5
-    assert design_pairs(book_claims.Comparison(laptop, "bane-2", "teacher"), "teacher") == 3
+def test_an_ensemble_needs_its_members_planned_on_a_seed(studies):
+    converged, laptop = studies[book_claims.CIFAR10_CONVERGED].design, studies[book_claims.CIFAR10].design
+    assert planned_pairs(converged, "ban-1", "teacher", "teacher") == 20
+    assert planned_pairs(converged, "bane-2", "ens-2", "teacher") == 5
+    assert planned_pairs(laptop, "bane-2", "teacher", "teacher") == 3
     assert row_names.members("ens-3", "label") == ["label", "indep-2", "indep-3"]

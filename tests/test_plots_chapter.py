@@ -46,6 +46,17 @@ def test_verdict_follows_the_confidence_interval(diff_mean, diff_ci, expected):
     assert verdict(_row("ban-1", diff_mean, diff_ci)) == expected
 
 
+def test_a_row_short_of_its_design_pairs_is_interim_whatever_its_interval():
+    short = replace(_row("ban-1", -0.5, 0.3), diff_n=3, planned=20)
+    assert short.interim and verdict(short) == "interim"
+    assert verdict(replace(short, diff_n=20)) == "better"  # judged once the design's pairs are in
+    line = verdicts.plain_statement([short], "teacher")
+    assert line == "- **ban-1**: -0.50 points against the teacher on 3 of the 20 pairs the design plans; interim, " \
+                   "judged when all are recorded."
+    assert verdicts._paper_outcome(verdict(short), -0.05) == "interim: compared when the design's pairs are in"
+    assert chapter.HEADLINE_WORDS["interim"].startswith("interim")
+
+
 def test_verdict_refuses_a_row_without_a_paired_difference():
     with pytest.raises(ValueError, match="no paired difference"):
         verdict(_row("teacher", math.nan, math.nan))
