@@ -18,23 +18,14 @@ def find_study(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> Study
         return None
 
 
-def planned_models(preset_name: str) -> set[tuple[int, str]]:
-    """The (seed, model) pairs a full run of the preset records: its whole plan on its seeds, the primary comparison
-    on its primary seeds."""
-    preset = get_preset(preset_name)
-    return {(seed, spec.name) for seed in preset.design_seeds for spec in seed_plan(preset, seed)}
-
-
-def recorded_models(study: Study | None) -> set[tuple[int, str]]:
-    """The (seed, model) pairs a study has records of."""
-    return set() if study is None else {(seed, m) for seed, models in study.models.items() for m in models}
-
 
 def status(results_dir: str | Path = RESULTS_DIR) -> str:
     """Markdown: for every preset, its scale and how much of its plan is recorded (complete, in progress, none)."""
     lines = ["| study | scale | recorded |", "|---|---|---|"]
     for name, preset in PRESETS.items():
-        recorded, planned = recorded_models(find_study(name, results_dir)), planned_models(name)
+        study = find_study(name, results_dir)
+        recorded = set() if study is None else {(seed, m) for seed, models in study.models.items() for m in models}
+        planned = {(seed, spec.name) for seed in preset.design_seeds for spec in seed_plan(preset, seed)}
         done, extra = len(planned & recorded), len(recorded - planned)
         state = "complete" if done == len(planned) else "in progress" if recorded else "not yet"
         more = f" (and {extra} on further seeds)" if extra else ""
