@@ -10,17 +10,25 @@ from bannet.records import Study
 from bannet.row_names import members
 
 _FIELDS = {f.name for f in dataclasses.fields(Preset)}
+_REQUIRED = {f.name for f in dataclasses.fields(Preset)
+             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
 
 
-def recorded_design(study: Study) -> Preset:
+def recorded_design(study: Study) -> Preset | None:
     """The preset the study's first record was trained under (a field older records lack takes its default, which
-    plans no more than those records' studies recorded): later edits of the registry do not move a recorded design."""
+    plans no more than those records' studies recorded), so that later edits of the registry do not move a recorded
+    design; None for records that hold no whole preset (written by hand), whose design is unknown."""
     held = study.first_record()["preset"]
+    if not _REQUIRED <= held.keys():
+        return None
     return Preset(**{k: tuple(v) if isinstance(v, list) else v for k, v in held.items() if k in _FIELDS})
 
 
-def planned_pairs(design: Preset, row: str, baseline: str, control: str) -> int:
+def planned_pairs(design: Preset | None, row: str, baseline: str, control: str) -> int:
     """How many of the design's seeds plan every model that the row and the baseline need on one seed (BANE-k its
-    generations, ens-k the control and its siblings); 0 for a row the design does not pair by seed."""
+    generations, ens-k the control and its siblings); 0 for a row the design does not pair by seed, or without a
+    known design."""
+    if design is None:
+        return 0
     needed = {*members(row, control), *members(baseline, control)}
     return sum(needed <= {spec.name for spec in seed_plan(design, seed)} for seed in design.design_seeds)

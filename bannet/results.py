@@ -133,8 +133,8 @@ class StudyResults:
         return rows
 
     @cached_property
-    def design(self) -> Preset:
-        """The study's design as its records hold it (bannet.design)."""
+    def design(self) -> Preset | None:
+        """The study's design as its records hold it (bannet.design); None when they hold no whole preset."""
         return design.recorded_design(self.study)
 
     @cached_property

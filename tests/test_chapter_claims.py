@@ -2,6 +2,7 @@
 bannet.book_claims with its (row, baseline, direction, measure), and every registered claim holds after Holm's
 correction over the chapter's tested comparisons (its primary comparison, tested alone, apart)."""
 
+import json
 import math
 import shutil
 from dataclasses import replace
@@ -138,3 +139,16 @@ def test_an_ensemble_needs_its_members_planned_on_a_seed(studies):
     assert planned_pairs(converged, "bane-2", "ens-2", "teacher") == 5
     assert planned_pairs(laptop, "bane-2", "teacher", "teacher") == 3
     assert row_names.members("ens-3", "label") == ["label", "indep-2", "indep-3"]
+
+
+def test_records_without_a_whole_preset_have_no_design_and_nothing_is_interim(tmp_path):
+    laptop = book_claims.CIFAR10
+    partial = _partial(tmp_path, laptop, (0, 1))
+    assert partial[laptop].row("ban-1", "teacher").interim  # 2 of the 3 seeds its records' design names
+    for record in tmp_path.glob("seed-*/*.json"):  # records written by hand: a preset without its name and data set
+        held = json.loads(record.read_text())
+        held["preset"] = {"teacher_arch": "wrn-28-1", "student_arch": "wrn-28-1"}
+        record.write_text(json.dumps(held))
+    by_hand = StudyResults(load_study(tmp_path))
+    assert by_hand.design is None and not by_hand.row("ban-1", "teacher").interim
+    assert planned_pairs(None, "ban-1", "teacher", "teacher") == 0
