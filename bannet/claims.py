@@ -5,7 +5,6 @@ import math
 import re
 from dataclasses import dataclass
 
-from bannet.design import planned_pairs
 from bannet.formatting import plus_minus, signed
 from bannet.results import StudyResults
 from bannet.stats import detectable_difference, holm_rejections, mean_ci, sample_sd, t_test_p_value
@@ -82,7 +81,7 @@ def _measured(studies: dict[str, StudyResults | None], c: Comparison) -> tuple[d
     results = studies.get(c.study)
     if results is None:
         return {}, 0
-    planned = planned_pairs(results.design, c.row, c.baseline, results.study.control_model)
+    planned = results.planned_pairs(c.row, c.baseline)
     among = MEASURES[c.measure]
     if not {c.row, c.baseline} <= results.seed_errors(among).keys():
         return {}, planned

@@ -117,10 +117,8 @@ def seed_ensembles(study: Study) -> dict[str, list[str]]:
     """The ensembles of one seed's models, each with its members: BANE-k (BAN-1..k) and Ens-k (the control and its
     independent siblings indep-2..k), for k from 2 to the number of generations."""
     sizes = range(2, max(generations(study), 1) + 1)
-    born_again = {row_names.born_again_ensemble(k): [row_names.generation(j) for j in range(1, k + 1)]
-                  for k in sizes if k <= generations(study)}
-    return born_again | {row_names.ensemble(k): [study.control_model, *map(row_names.independent, range(2, k + 1))]
-                         for k in sizes}
+    names = [row_names.born_again_ensemble(k) for k in sizes if k <= generations(study)]
+    return {name: row_names.members(name, study.control_model) for name in names + list(map(row_names.ensemble, sizes))}
 
 
 def _model_error(model: records.SeedModel, labelled_classes_only: bool) -> float:

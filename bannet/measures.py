@@ -117,12 +117,13 @@ def fit_table(study: Study, models: Sequence[str], confidence: float = 0.95) -> 
         entries = [study.models[s][name].record for s in study.seeds if name in study.models[s]]
         if not entries:
             continue
-        cells = [_measured([record.get(key) for record in entries], confidence) for key in FIT_MEASURES.values()]
+        cells = [_mean_of_recorded([record.get(key) for record in entries], confidence)
+                 for key in FIT_MEASURES.values()]
         lines.append(f"| {name} | {len(entries)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _measured(values: list[float | None], confidence: float) -> str:
+def _mean_of_recorded(values: list[float | None], confidence: float) -> str:
     """mean ± CI of the recorded values, with their count when some records lack the measure; "not recorded" if all."""
     found = [v for v in values if v is not None]
     if not found:

@@ -127,8 +127,7 @@ class StudyResults:
             partner = table.get(partner_name or "", {})
             paired = {s: errors[s] - partner[s] for s in errors if s in partner}
             diff_mean, diff_ci = mean_ci(list(paired.values()), self.confidence) if paired else (math.nan, math.nan)
-            planned = (design.planned_pairs(self.design, name, partner_name, self.study.control_model)
-                       if partner_name else 0)
+            planned = self.planned_pairs(name, partner_name) if partner_name else 0
             rows.append(Row(name, errors, mean, ci, diff_mean, diff_ci, len(paired), paired, planned))
         return rows
 
@@ -136,6 +135,10 @@ class StudyResults:
     def design(self) -> Preset | None:
         """The study's design as its records hold it (bannet.design); None when they hold no whole preset."""
         return design.recorded_design(self.study)
+
+    def planned_pairs(self, row: str, baseline: str) -> int:
+        """The pairs of `row` and `baseline` the study's design plans (design.planned_pairs; 0 without a design)."""
+        return design.planned_pairs(self.design, row, baseline, self.study.control_model)
 
     @cached_property
     def fidelity(self) -> list[Fidelity]:

@@ -74,9 +74,12 @@ def _pairs_needed(row: Row, theirs: float) -> str:
     return f"{seeds_needed(sample_sd(list(row.diffs.values())), theirs):,}"
 
 
+UNDECIDED = {"no difference": "our data cannot tell", "one seed": "one seed of ours, no interval",
+             "interim": "interim: compared when the design's pairs are in"}  # verdicts without a direction
+
+
 def _paper_outcome(ours: str, theirs: float) -> str:
     """In the paper's regime: whether our verdict agrees in direction with the paper's difference."""
-    if ours in ("one seed", "no difference", "interim"):
-        return {"no difference": "our data cannot tell", "one seed": "one seed of ours, no interval",
-                "interim": "interim: compared when the design's pairs are in"}[ours]
+    if ours in UNDECIDED:
+        return UNDECIDED[ours]
     return "ours agrees in direction" if (ours == "better") == (theirs < 0) else "**ours contradicts it**"
