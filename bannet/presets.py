@@ -42,7 +42,7 @@ class Preset:
     each. budget_hours: the training wall time, in hours summed over the study's records, that the study was planned
     within (None: none set); what it cost is counted in CPU-hours (bannet.cost).
     profile: the profile that shrank the preset ("full": as written). recipe: how every model of the study learns
-    (bannet.recipes: "wrn-step", the paper's; "airbench", the fast one), with the preset's epochs, batch and lr.
+    (bannet.recipes.RECIPES: "wrn-step", the paper's; "airbench[-lookahead]", the fast one), at its epochs, batch, lr.
 
     Imbalanced classes: logit_adjustment = τ > 0 trains every label-trained model (teacher, `label`, `indep-k`,
     `teacher-2x`) with the logit-adjusted loss (bannet.losses.logit_adjusted, Menon et al. 2021) at strength τ and the

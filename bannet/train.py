@@ -131,6 +131,7 @@ class TrainStep:
             teacher.eval().requires_grad_(False)
         self.model, self.loss_fn, self.optimizer, self.teacher = model, loss_fn, optimizer, teacher
         self.config, self.device = config, device
+        self.lookahead = config.lookahead(model)
         self.precision: Precision = resolve_precision(config.precision, device)
         parallel = distributed.wrap_ddp(model, device)
         self.forward = torch.compile(parallel) if config.compile else parallel
@@ -188,7 +189,7 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
     first_epoch, elapsed, cpu_elapsed = 0, 0.0, 0.0
     if resumable and state_file.is_file():
         first_epoch, history, elapsed, cpu_elapsed = load_training_state(state_file, model, optimizer, loss_fn,
-                                                                         generators, settings)
+                                                                         generators, settings, step.lookahead)
         result.history = [EpochMetrics(**m) for m in history]
     started, cpu_started = time.perf_counter(), time.process_time()
     cpu_spent = lambda: None if cpu_elapsed is None else cpu_elapsed + time.process_time() - cpu_started
@@ -199,7 +200,7 @@ def train_model(model: nn.Module, loss_fn: DistillationLoss, train_loader: Itera
         result.history.append(metrics)
         if resumable:
             save_training_state(state_file, epoch + 1, model, optimizer, loss_fn, generators, result.history,
-                                elapsed + time.perf_counter() - started, cpu_spent(), settings)
+                                elapsed + time.perf_counter() - started, cpu_spent(), settings, step.lookahead)
         bar.set_postfix(loss=f"{metrics.train_loss:.3f}", test_acc=f"{metrics.test_acc:.4f}")
         if on_epoch is not None:
             on_epoch(metrics)
@@ -232,6 +233,9 @@ def _train_epoch(step: TrainStep, epoch: int, train_loader: Iterable, test_loade
                     group["lr"] = group["base_lr"] * factor
                 lr = step.optimizer.param_groups[0]["lr"] if lr is None else lr
                 loss, logits = step(x, y, None if unlabelled is None else next(unlabelled))
+                if step.lookahead is not None:
+                    step.lookahead.after_step(model, epoch * steps_per_epoch + index + 1,
+                                              config.epochs * steps_per_epoch)
                 loss_sum += loss * y.numel()
                 correct += (logits.argmax(1) == y).sum()
                 seen += y.numel()

@@ -1,9 +1,9 @@
 """The state of a model in training at the end of an epoch, saved atomically so a killed run loses one epoch at most.
 
 It holds everything the next epoch reads: the weights and BatchNorm statistics, the optimiser's momentum, the
-loss's own state (DKPP's generator), every random generator a step draws from (torch's global ones and the
-loaders'), the history so far and the seconds spent. At a fixed thread count a resumed model is therefore
-bit-identical to one trained without interruption.
+recipe's slow weights (lookahead), the loss's own state (DKPP's generator), every random generator a step draws from
+(torch's global ones and the loaders'), the history so far and the seconds spent. At a fixed thread count a resumed
+model is therefore bit-identical to one trained without interruption.
 """
 
 from collections.abc import Iterable
@@ -15,6 +15,7 @@ from torch import nn
 
 from bannet.errors import InvalidInput
 from bannet.files import atomic_write, read_file
+from bannet.recipes.lookahead import Lookahead
 
 FIX = "delete it to train this model again from its first epoch"
 
@@ -44,11 +45,12 @@ def _restore_generators(loaders: Iterable[object], states: list) -> None:
 
 def save_training_state(path: Path, epochs_done: int, model: nn.Module, optimizer: torch.optim.Optimizer,
                         loss_fn: nn.Module, loaders: list[object], history: list, elapsed_s: float,
-                        cpu_s: float | None, settings: dict) -> None:
+                        cpu_s: float | None, settings: dict, lookahead: Lookahead | None = None) -> None:
     """Write the state after `epochs_done` epochs to `path`, atomically."""
     state = {
         "epochs_done": epochs_done, "settings": settings,
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "loss": loss_fn.state_dict(),
+        "lookahead": None if lookahead is None else lookahead.state_dict(),
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
         "loaders": _generator_states(loaders),
@@ -65,9 +67,10 @@ def saved_settings(path: Path) -> dict:
 
 
 def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
-                        loaders: list[object], settings: dict) -> tuple[int, list[dict], float, float | None]:
-    """Restore a saved state into model, optimizer, loss and loaders; returns (epochs done, history, wall seconds,
-    CPU seconds spent: None for a state saved before CPU time was recorded)."""
+                        loaders: list[object], settings: dict,
+                        lookahead: Lookahead | None = None) -> tuple[int, list[dict], float, float | None]:
+    """Restore a saved state into model, optimizer, loss, loaders and the slow weights; returns (epochs done, history,
+    wall seconds, CPU seconds spent: None for a state saved before CPU time was recorded)."""
     state = read_file(path, lambda p: torch.load(p, map_location="cpu", weights_only=True),
                       "a bannet training state", FIX)
     if state.get("settings") != settings:
@@ -76,6 +79,8 @@ def load_training_state(path: Path, model: nn.Module, optimizer: torch.optim.Opt
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     loss_fn.load_state_dict(state["loss"])
+    if lookahead is not None:  # the settings (the recipe's name) match, so the state holds them
+        lookahead.load_state_dict(state["lookahead"])
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"]:
         torch.cuda.set_rng_state_all(state["cuda_rng"])

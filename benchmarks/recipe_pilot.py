@@ -5,7 +5,9 @@ rate unless LR is given) with that network and that many epochs, trained exactly
 only the teacher), so its record holds the plain and the test-time-augmented test error, the error on the un-augmented
 training images, wall and CPU time and the compute kind. A network of another family than the preset's takes the
 recipe's optimiser, schedule and augmentation, and usually its own learning rate. Each candidate writes its own study
-folder, OUT/<preset>-<arch>-<epochs>ep[-lr<LR>][-<precision>]; a killed pilot resumes from its last finished epoch.
+folder, OUT/<preset>-<arch>-<epochs>ep[-lr<LR>][-<recipe>][-<precision>]; a killed pilot resumes from its last
+finished epoch. `--recipe` trains the candidates by another recipe than the preset's (airbench-lookahead: the fast
+recipe with lookahead).
 The table (Markdown, one row per record found under OUT) is printed at the end, or alone with --table-only.
 
     python benchmarks/recipe_pilot.py --preset cifar10-airbench --data DATA --out PILOTS \
@@ -30,12 +32,13 @@ from bannet.compute_kind import kind_label, processor_label, record_kind
 from bannet.precision import PRECISIONS
 from bannet.presets import PRESETS, get_preset
 from bannet.profiles import PROFILES
+from bannet.recipes import RECIPES
 from bannet.records import Study, load_study
 from bannet.stats import mean_ci
 
-COLUMNS = ("data set", "network", "epochs", "lr", "seed", "plain test acc %", "flip-TTA test acc %",
+COLUMNS = ("data set", "network", "recipe", "epochs", "lr", "seed", "plain test acc %", "flip-TTA test acc %",
            "un-augmented train acc %", "wall min", "CPU min", "compute kind")
-PAIR_COLUMNS = ("data set", "network", "epochs", "lr", "processor", "seeds", "bf16 − fp32 by seed, points",
+PAIR_COLUMNS = ("data set", "network", "recipe", "epochs", "lr", "processor", "seeds", "bf16 − fp32 by seed, points",
                 "paired mean ± 95% CI")
 
 
@@ -60,14 +63,14 @@ def table(out: Path) -> str:
     """One Markdown row per teacher recorded under `out`, in folder order."""
     rows = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for seed, record in teachers(out):
-            tta = record.get("test_error_tta_pct")
-            cpu = record["provenance"].get("cpu_time_s")
-            cells = (record["preset"]["dataset"], record["model"]["arch"], record["train"]["epochs"],
-                     f"{record['preset']['lr']:g}", seed,
-                     f"{100 - record['test_error_pct']:.2f}", "" if tta is None else f"{100 - tta:.2f}",
-                     f"{100 - record['train_error_plain_pct']:.2f}", f"{record['provenance']['wall_time_s'] / 60:.1f}",
-                     "" if cpu is None else f"{cpu / 60:.1f}", kind_label(record_kind(record)))
-            rows.append("| " + " | ".join(map(str, cells)) + " |")
+        tta = record.get("test_error_tta_pct")
+        cpu = record["provenance"].get("cpu_time_s")
+        cells = (record["preset"]["dataset"], record["model"]["arch"], record["train"]["recipe"],
+                 record["train"]["epochs"], f"{record['preset']['lr']:g}", seed,
+                 f"{100 - record['test_error_pct']:.2f}", "" if tta is None else f"{100 - tta:.2f}",
+                 f"{100 - record['train_error_plain_pct']:.2f}", f"{record['provenance']['wall_time_s'] / 60:.1f}",
+                 "" if cpu is None else f"{cpu / 60:.1f}", kind_label(record_kind(record)))
+        rows.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(rows)
 
 
@@ -79,11 +82,12 @@ def precision_pairs(out: Path) -> str:
         kind = record_kind(record)
         if kind is None:
             continue
-        candidate = (record["preset"]["dataset"], record["model"]["arch"], record["train"]["epochs"],
+        candidate = (record["preset"]["dataset"], record["model"]["arch"], record["train"]["recipe"],
+                     record["train"]["epochs"],
                      f"{record['preset']['lr']:g}", f"{processor_label(kind)}, {kind['threads']} threads")
         by_candidate.setdefault(candidate, {}).setdefault(seed, {})[kind["precision"]] = record["test_error_pct"]
     rows = ["| " + " | ".join(PAIR_COLUMNS) + " |", "|" + "---|" * len(PAIR_COLUMNS)]
-    for (dataset, arch, epochs, lr, processor), seeds in by_candidate.items():
+    for (dataset, arch, recipe, epochs, lr, processor), seeds in by_candidate.items():
         differences = {seed: errors["bf16 autocast"] - errors["fp32"] for seed, errors in sorted(seeds.items())
                        if errors.keys() >= {"bf16 autocast", "fp32"}}
         if not differences:
@@ -91,8 +95,8 @@ def precision_pairs(out: Path) -> str:
         mean, ci = mean_ci(list(differences.values()))
         interval = f"{mean:+.2f} ± {ci:.2f}" if len(differences) > 1 else "one seed: no interval"
         by_seed = ", ".join(f"{seed}: {d:+.2f}" for seed, d in differences.items())
-        rows.append(f"| {dataset} | {arch} | {epochs} | {lr} | {processor} | {len(differences)} | {by_seed} | "
-                    f"{interval} |")
+        rows.append(f"| {dataset} | {arch} | {recipe} | {epochs} | {lr} | {processor} | {len(differences)} | "
+                    f"{by_seed} | {interval} |")
     return "\n".join(rows) if len(rows) > 2 else ""
 
 
@@ -104,16 +108,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="train in this precision (default: what `auto` picks on this machine)")
+    parser.add_argument("--recipe", choices=list(RECIPES), help="train by this recipe instead of the preset's")
     parser.add_argument("--data", help="data root (default $BANNET_DATA)")
     parser.add_argument("--out", type=Path, required=True, help="folder of the candidates' study folders")
     parser.add_argument("--table-only", action="store_true", help="print the table of what OUT holds, train nothing")
     args = parser.parse_args()
     base = get_preset(args.preset, args.profile)
+    recipe = args.recipe or base.recipe
     for arch, epochs, lr in [] if args.table_only else args.candidates:
         name = (f"{base.name}-{arch}-{epochs}ep" + ("" if lr is None else f"-lr{lr:g}")
+                + ("" if recipe == base.recipe else f"-{recipe}")
                 + ("" if args.precision == "auto" else f"-{args.precision}"))
         preset = replace(base, name=name, teacher_arch=arch, student_arch=arch, epochs=epochs,
-                         lr=base.lr if lr is None else lr,
+                         lr=base.lr if lr is None else lr, recipe=recipe,
                          description=f"pilot of {base.name}: {arch}, {epochs} epochs, teacher only")
         run_study(preset, args.seeds, args.out / preset.name, torch.device("cpu"), root=args.data, progress=False,
                   download=False, models=["teacher"], precision=args.precision)

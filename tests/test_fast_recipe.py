@@ -13,7 +13,8 @@ from bannet.errors import InvalidInput
 from bannet.models import build, fit_to_training_images
 from bannet.models.airbench import WHITENING_EPS, patch_eigenbasis
 from bannet.presets import get_preset, study_plan
-from bannet.recipes import FastRecipe
+from bannet.recipes import FastRecipe, recipe_for
+from bannet.recipes.lookahead import Lookahead
 from bannet.train import tta_probabilities
 from helpers import tiny_cifar_like
 
@@ -125,21 +126,60 @@ def _stop_teacher_after(epoch: int):
     return Stop, on_epoch
 
 
-def test_a_fast_recipe_model_resumed_mid_run_is_bit_identical(tmp_path, cifar_like):
+@pytest.mark.parametrize("recipe", ["airbench", "airbench-lookahead"])
+def test_a_fast_recipe_model_resumed_mid_run_is_bit_identical(tmp_path, cifar_like, recipe):
+    preset = replace(FAST, recipe=recipe)
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    StudyRunner(FAST, whole, cifar_like, CPU, progress=False, log=lambda _: None).run_seed(0, ["teacher"])
+    StudyRunner(preset, whole, cifar_like, CPU, progress=False, log=lambda _: None).run_seed(0, ["teacher"])
     stop, on_epoch = _stop_teacher_after(2)  # inside the whitening bias's epochs and inside the alternation
     with pytest.raises(stop):
-        StudyRunner(FAST, resumed, cifar_like, CPU, progress=False, log=lambda _: None, on_epoch=on_epoch).run_seed(0)
+        StudyRunner(preset, resumed, cifar_like, CPU, progress=False, log=lambda _: None,
+                    on_epoch=on_epoch).run_seed(0)
     assert records.model_files(resumed, 0, "teacher").state.is_file()
-    StudyRunner(FAST, resumed, cifar_like, CPU, progress=False, log=lambda _: None).run_seed(0, ["teacher"])
+    StudyRunner(preset, resumed, cifar_like, CPU, progress=False, log=lambda _: None).run_seed(0, ["teacher"])
     want, got = records.model_files(whole, 0, "teacher"), records.model_files(resumed, 0, "teacher")
     expected, actual = records.load_checkpoint(want), records.load_checkpoint(got)
     assert all(torch.equal(expected[k], actual[k]) for k in expected)
     assert torch.equal(records.load_logits(want.logits)[0], records.load_logits(got.logits)[0])
     record = records.load_record(got.record)
     assert record["test_error_tta_pct"] == records.load_record(want.record)["test_error_tta_pct"]
-    assert 0 <= record["train_error_plain_pct"] <= 100 and record["train"]["recipe"] == "airbench"
+    assert 0 <= record["train_error_plain_pct"] <= 100 and record["train"]["recipe"] == recipe
+
+
+def test_lookahead_moves_the_slow_weights_every_fifth_step_and_leaves_the_model_at_them():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    model(torch.randn(8, 3))  # running statistics away from their start
+    lookahead = Lookahead(model)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    moved = {k: v.clone() for k, v in model.state_dict().items()}
+    lookahead.after_step(model, 4, 12)  # not a fifth step, not the last: nothing happens
+    assert all(torch.equal(model.state_dict()[k], moved[k]) for k in moved)
+    lookahead.after_step(model, 5, 12)
+    d = 0.95 ** 5 * (5 / 12) ** 3
+    for name, value in model.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, d * start[name] + (1 - d) * moved[name])
+        else:  # BatchNorm's batch counter is not averaged
+            assert torch.equal(value, moved[name])
+    slow = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    lookahead.after_step(model, 12, 12)  # the last step, not a fifth one: back to the slow weights, not averaged
+    torch.testing.assert_close(model[0].weight, slow["0.weight"])
+
+
+def test_lookahead_changes_what_the_recipe_trains(tmp_path, cifar_like):
+    logits = {}
+    for recipe in ("airbench", "airbench-lookahead"):
+        preset = replace(FAST, recipe=recipe, epochs=2)
+        StudyRunner(preset, tmp_path / recipe, cifar_like, CPU, progress=False, log=lambda _: None).run_seed(
+            0, ["teacher"])
+        logits[recipe] = records.load_logits(records.model_files(tmp_path / recipe, 0, "teacher").logits)[0]
+    assert not torch.equal(logits["airbench"], logits["airbench-lookahead"])
+    assert "Lookahead every 5 steps" in recipe_for(replace(FAST, recipe="airbench-lookahead")).describe()
 
 
 def test_run_refuses_a_seed_whose_records_name_another_kind(tmp_path, cifar_like):

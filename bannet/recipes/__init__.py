@@ -1,15 +1,16 @@
-"""Training recipes, one per file, named by the preset that uses them: the paper's WRN step recipe and the fast one."""
+"""Training recipes, named by the preset that uses them: the paper's WRN step recipe and the fast one, with or without
+lookahead."""
 
 from bannet.errors import InvalidInput
 from bannet.presets import Preset
 
 from .base import Recipe
-from .fast import FastRecipe
+from .fast import FastLookaheadRecipe, FastRecipe
 from .step import StepRecipe
 
-__all__ = ["RECIPES", "FastRecipe", "Recipe", "StepRecipe", "recipe_for"]
+__all__ = ["RECIPES", "FastLookaheadRecipe", "FastRecipe", "Recipe", "StepRecipe", "recipe_for"]
 
-RECIPES: dict[str, type[Recipe]] = {StepRecipe.name: StepRecipe, FastRecipe.name: FastRecipe}
+RECIPES: dict[str, type[Recipe]] = {recipe.name: recipe for recipe in (StepRecipe, FastRecipe, FastLookaheadRecipe)}
 
 
 def recipe_for(preset: Preset, precision: str = "auto", compile: bool = False) -> Recipe:

@@ -11,6 +11,8 @@ from bannet.data.specs import DatasetSpec
 from bannet.errors import InvalidInput
 from bannet.precision import check_precision
 
+from .lookahead import Lookahead
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -50,6 +52,10 @@ class Recipe:
 
     def start_epoch(self, model: nn.Module, epoch: int) -> None:
         """What changes in the model at the start of a 0-based epoch (nothing, unless the recipe says otherwise)."""
+
+    def lookahead(self, model: nn.Module) -> Lookahead | None:
+        """The slow weights kept beside the model while it trains (None: the recipe keeps none)."""
+        return None
 
     def describe(self) -> str:
         """The recipe in a sentence, as a chapter states it."""
