@@ -16,7 +16,9 @@ The table (Markdown, one row per record found under OUT) is printed at the end, 
 `--precision fp32` (or `bf16`) trains the candidates in that precision instead of what `auto` picks, into folders
 named after it; where OUT holds a candidate's teacher of the same seed on the same processor in bf16 and in fp32, a
 second table gives bf16 − fp32 seed by seed and, over two or more seeds, its paired mean ± 95% interval: whether
-bf16 autocast trains this recipe as fp32 does, measured where the studies train.
+bf16 autocast trains this recipe as fp32 does, measured where the studies train. `--baseline STUDY` pairs each
+candidate's teachers with the teachers of the same seeds in a recorded study folder, trained on the same compute kind:
+whether a candidate beats the recipe a study already uses.
 """
 
 import argparse
@@ -28,7 +30,7 @@ import torch
 from schedule_pilot import candidate
 
 from bannet.born_again import run_study
-from bannet.compute_kind import kind_label, processor_label, record_kind
+from bannet.compute_kind import UNKNOWN, kind_label, processor_label, record_kind
 from bannet.precision import PRECISIONS
 from bannet.presets import PRESETS, get_preset
 from bannet.profiles import PROFILES
@@ -40,6 +42,8 @@ COLUMNS = ("data set", "network", "recipe", "epochs", "lr", "seed", "plain test 
            "un-augmented train acc %", "wall min", "CPU min", "compute kind")
 PAIR_COLUMNS = ("data set", "network", "recipe", "epochs", "lr", "processor", "seeds", "bf16 − fp32 by seed, points",
                 "paired mean ± 95% CI")
+BASELINE_COLUMNS = ("network", "recipe", "epochs", "lr", "compute kind", "seeds",
+                    "candidate − baseline by seed, points", "paired mean ± 95% CI")
 
 
 def fast_candidate(text: str) -> tuple[str, int, float | None]:
@@ -92,11 +96,35 @@ def precision_pairs(out: Path) -> str:
                        if errors.keys() >= {"bf16 autocast", "fp32"}}
         if not differences:
             continue
-        mean, ci = mean_ci(list(differences.values()))
-        interval = f"{mean:+.2f} ± {ci:.2f}" if len(differences) > 1 else "one seed: no interval"
-        by_seed = ", ".join(f"{seed}: {d:+.2f}" for seed, d in differences.items())
-        rows.append(f"| {dataset} | {arch} | {recipe} | {epochs} | {lr} | {processor} | {len(differences)} | "
-                    f"{by_seed} | {interval} |")
+        rows.append(f"| {dataset} | {arch} | {recipe} | {epochs} | {lr} | {processor} | {_paired(differences)} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def _paired(differences: dict[int, float]) -> str:
+    """Markdown cells: how many seeds, the difference of each, and over two or more their mean ± 95% interval."""
+    mean, ci = mean_ci(list(differences.values()))
+    interval = f"{mean:+.2f} ± {ci:.2f}" if len(differences) > 1 else "one seed: no interval"
+    by_seed = ", ".join(f"{seed}: {d:+.2f}" for seed, d in differences.items())
+    return f"{len(differences)} | {by_seed} | {interval}"
+
+
+def baseline_pairs(out: Path, baseline: Path) -> str:
+    """Markdown: per candidate, its plain test error minus that of the teacher of the same seed in the study folder
+    `baseline`, trained on the same compute kind (processor, precision, threads, torch), by seed and, over two or more
+    seeds, its paired mean ± 95% interval; "" when no seed pairs."""
+    study = load_study(baseline)
+    reference = {seed: study.record(seed, "teacher") for seed in study.seeds if "teacher" in study.models[seed]}
+    by_candidate: dict[tuple, dict[int, float]] = {}
+    for seed, record in teachers(out):
+        kind = kind_label(record_kind(record))
+        if seed not in reference or kind_label(record_kind(reference[seed])) != kind or kind == UNKNOWN:
+            continue
+        candidate = (record["model"]["arch"], record["train"]["recipe"], record["train"]["epochs"],
+                     f"{record['preset']['lr']:g}", kind)
+        by_candidate.setdefault(candidate, {})[seed] = record["test_error_pct"] - reference[seed]["test_error_pct"]
+    rows = ["| " + " | ".join(BASELINE_COLUMNS) + " |", "|" + "---|" * len(BASELINE_COLUMNS)]
+    for (arch, recipe, epochs, lr, kind), differences in by_candidate.items():
+        rows.append(f"| {arch} | {recipe} | {epochs} | {lr} | {kind} | {_paired(dict(sorted(differences.items())))} |")
     return "\n".join(rows) if len(rows) > 2 else ""
 
 
@@ -111,8 +139,12 @@ def main() -> None:
     parser.add_argument("--recipe", choices=list(RECIPES), help="train by this recipe instead of the preset's")
     parser.add_argument("--data", help="data root (default $BANNET_DATA)")
     parser.add_argument("--out", type=Path, required=True, help="folder of the candidates' study folders")
+    parser.add_argument("--baseline", type=Path, help="a recorded study folder whose teachers each candidate's are "
+                                                          "paired with, seed by seed, on the same compute kind")
     parser.add_argument("--table-only", action="store_true", help="print the table of what OUT holds, train nothing")
     args = parser.parse_args()
+    if args.baseline is not None and not args.baseline.is_dir():
+        parser.error(f"--baseline {args.baseline}: no such study folder")
     base = get_preset(args.preset, args.profile)
     recipe = args.recipe or base.recipe
     for arch, epochs, lr in [] if args.table_only else args.candidates:
@@ -129,6 +161,11 @@ def main() -> None:
     if pairs:
         print("\nThe same teachers in bf16 autocast and in fp32, paired by seed on one processor (plain test error):\n")
         print(pairs)
+    if args.baseline is not None:
+        pairs = baseline_pairs(args.out, args.baseline)
+        print(f"\nEach candidate's teachers minus the teacher of the same seed in {args.baseline.name}, on the same "
+              f"compute kind (plain test error):\n")
+        print(pairs or "no seed of a candidate has a teacher there on the same compute kind")
 
 
 if __name__ == "__main__":

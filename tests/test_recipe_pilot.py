@@ -1,6 +1,7 @@
 """The recipe pilot: its candidates parse (a network of another family brings its own learning rate), a smoke run
 of one candidate lands in the table with its recipe and learning rate, another recipe than the preset's trains in a
-folder of its own, and the same candidate in bf16 and fp32 is paired by seed."""
+folder of its own, the same candidate in bf16 and fp32 is paired by seed, and so is a candidate with a baseline
+study's teachers."""
 
 import argparse
 import json
@@ -63,3 +64,24 @@ def test_teachers_trained_in_both_precisions_are_paired_by_seed(tmp_path):
     mean, ci = mean_ci(differences)
     row = next(line for line in printed.split("paired by seed", 1)[1].splitlines() if "wrn-10-1" in line)
     assert f"| 2 | 0: {differences[0]:+.2f}, 1: {differences[1]:+.2f} | {mean:+.2f} ± {ci:.2f} |" in row
+
+
+def test_a_candidate_is_paired_by_seed_with_the_teachers_of_a_baseline_study(tmp_path):
+    data = real_data_root("cifar10")
+    command = [sys.executable, str(ROOT / "benchmarks" / "recipe_pilot.py"), "--preset", "cifar10-airbench",
+               "--profile", "smoke", "--data", str(data), "--out", str(tmp_path / "pilots"), "--seeds", "0", "1",
+               "--precision", "fp32", "--candidates"]
+    subprocess.run([*command, "wrn-10-1:1:2"], capture_output=True, text=True, timeout=300, check=True)
+    baseline = tmp_path / "baseline"
+    (tmp_path / "pilots" / "cifar10-airbench-wrn-10-1-1ep-lr2-fp32").rename(baseline)
+    printed = subprocess.run([*command, "wrn-10-1:1:3", "--baseline", str(baseline)], capture_output=True, text=True,
+                             timeout=300, check=True).stdout
+    candidate = tmp_path / "pilots" / "cifar10-airbench-wrn-10-1-1ep-lr3-fp32"
+    error = {(folder, seed): json.loads((folder / f"seed-{seed}" / "teacher.json").read_text())["test_error_pct"]
+             for folder in (baseline, candidate) for seed in (0, 1)}
+    differences = [error[(folder, seed)] - error[(baseline, seed)] for folder, seed in error if folder != baseline]
+    assert any(differences)  # another learning rate trains another model
+    mean, ci = mean_ci(differences)
+    row = next(line for line in printed.split("minus the teacher", 1)[1].splitlines() if "wrn-10-1" in line)
+    assert row.startswith("| wrn-10-1 | airbench | 1 | 3 |")
+    assert row.endswith(f"| 2 | 0: {differences[0]:+.2f}, 1: {differences[1]:+.2f} | {mean:+.2f} ± {ci:.2f} |")
