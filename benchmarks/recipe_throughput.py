@@ -3,7 +3,8 @@ teacher's forward included), and the wall time per model they imply, one run, wi
 
 Each preset is timed as its study trains: its network, its recipe's optimiser and batch, the recipe's augmentation on
 the device-resident split (DeviceLoader), the precision `auto` picks here. `--contiguous` times the same steps without
-channels_last, and `--batch-sizes` other batches, to see what helps a CPU without bf16 matrix instructions.
+channels_last, `--batch-sizes` other batches, and `--compile` the same steps under torch.compile (a compiled model is
+another compute kind: a seed's models are all compiled or none), to see what helps on each kind.
 
     python benchmarks/recipe_throughput.py --data DATA --out benchmarks/results/recipes-<kind>-<date>.txt
 """
@@ -67,20 +68,22 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batch-sizes", type=int, nargs="*", default=[], help="time these batches too")
     parser.add_argument("--contiguous", action="store_true", help="also time without channels_last")
+    parser.add_argument("--compile", action="store_true", help="also time under torch.compile")
     parser.add_argument("--out", type=Path, help="also write the report here")
     args = parser.parse_args()
     auto = resolve_precision("auto", CPU)
     formats = [auto] + ([replace(auto, channels_last=False)] if args.contiguous and auto.channels_last else [])
     lines = [f"# recipe throughput, {datetime.date.today()}, commit {git_commit()}",
              f"# {kind_label(compute_kind(CPU, auto, False))}; {args.steps} timed steps after {args.warmup}",
-             "| preset | network | recipe | batch | memory format | label img/s | BAN student img/s | "
-             "projected wall min per teacher | per student |", "|---|---|---|---|---|---|---|---|---|"]
+             "| preset | network | recipe | batch | memory format | compiled | label img/s | BAN student img/s | "
+             "projected wall min per teacher | per student |", "|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     for name in args.presets:
         preset = get_preset(name)
         data = load_study_data(preset, args.data, download=False)
-        for batch, precision in itertools.product([preset.batch_size, *args.batch_sizes], formats):
-            recipe = recipe_for(replace(preset, batch_size=batch), "auto")
+        for batch, precision, compile in itertools.product([preset.batch_size, *args.batch_sizes], formats,
+                                                           [False, True] if args.compile else [False]):
+            recipe = recipe_for(replace(preset, batch_size=batch), "auto", compile)
             loader = DeviceLoader(data.train_images, data.train_labels, data.spec, batch, True,
                                   generator=torch.Generator().manual_seed(0), channels_last=precision.channels_last,
                                   augmentation=recipe.augmentation(data.spec))
@@ -88,7 +91,8 @@ def main() -> None:
                               for loss in ("ce", "ban"))
             images = preset.epochs * len(data.train_labels)
             row = (name, preset.teacher_arch, recipe.name, batch,
-                   "channels_last" if precision.channels_last else "contiguous", f"{label:.0f}", f"{student:.0f}",
+                   "channels_last" if precision.channels_last else "contiguous", "yes" if compile else "no",
+                   f"{label:.0f}", f"{student:.0f}",
                    f"{images / label / 60:.1f}", f"{images / student / 60:.1f}")
             lines.append("| " + " | ".join(map(str, row)) + " |")
             print(lines[-1], flush=True)
