@@ -31,6 +31,7 @@ from schedule_pilot import candidate
 
 from bannet.born_again import run_study
 from bannet.compute_kind import UNKNOWN, kind_label, processor_label, record_kind
+from bannet.formatting import signed, table_rows
 from bannet.precision import PRECISIONS
 from bannet.presets import PRESETS, get_preset
 from bannet.profiles import PROFILES
@@ -65,7 +66,7 @@ def teachers(out: Path) -> list[tuple[int, dict]]:
 
 def table(out: Path) -> str:
     """One Markdown row per teacher recorded under `out`, in folder order."""
-    rows = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    rows = []
     for seed, record in teachers(out):
         tta = record.get("test_error_tta_pct")
         cpu = record["provenance"].get("cpu_time_s")
@@ -74,8 +75,8 @@ def table(out: Path) -> str:
                  f"{100 - record['test_error_pct']:.2f}", "" if tta is None else f"{100 - tta:.2f}",
                  f"{100 - record['train_error_plain_pct']:.2f}", f"{record['provenance']['wall_time_s'] / 60:.1f}",
                  "" if cpu is None else f"{cpu / 60:.1f}", kind_label(record_kind(record)))
-        rows.append("| " + " | ".join(map(str, cells)) + " |")
-    return "\n".join(rows)
+        rows.append(list(map(str, cells)))
+    return table_rows(COLUMNS, rows)
 
 
 def precision_pairs(out: Path) -> str:
@@ -90,22 +91,22 @@ def precision_pairs(out: Path) -> str:
                      record["train"]["epochs"],
                      f"{record['preset']['lr']:g}", f"{processor_label(kind)}, {kind['threads']} threads")
         by_candidate.setdefault(candidate, {}).setdefault(seed, {})[kind["precision"]] = record["test_error_pct"]
-    rows = ["| " + " | ".join(PAIR_COLUMNS) + " |", "|" + "---|" * len(PAIR_COLUMNS)]
+    rows = []
     for (dataset, arch, recipe, epochs, lr, processor), seeds in by_candidate.items():
         differences = {seed: errors["bf16 autocast"] - errors["fp32"] for seed, errors in sorted(seeds.items())
                        if errors.keys() >= {"bf16 autocast", "fp32"}}
         if not differences:
             continue
-        rows.append(f"| {dataset} | {arch} | {recipe} | {epochs} | {lr} | {processor} | {_paired(differences)} |")
-    return "\n".join(rows) if len(rows) > 2 else ""
+        rows.append([dataset, arch, recipe, str(epochs), lr, processor, *_paired(differences)])
+    return table_rows(PAIR_COLUMNS, rows) if rows else ""
 
 
-def _paired(differences: dict[int, float]) -> str:
-    """Markdown cells: how many seeds, the difference of each, and over two or more their mean ± 95% interval."""
+def _paired(differences: dict[int, float]) -> list[str]:
+    """Cells: how many seeds, the difference of each, and over two or more their mean ± 95% interval."""
     mean, ci = mean_ci(list(differences.values()))
-    interval = f"{mean:+.2f} ± {ci:.2f}" if len(differences) > 1 else "one seed: no interval"
-    by_seed = ", ".join(f"{seed}: {d:+.2f}" for seed, d in differences.items())
-    return f"{len(differences)} | {by_seed} | {interval}"
+    interval = f"{signed(mean)} ± {ci:.2f}" if len(differences) > 1 else "one seed: no interval"
+    by_seed = ", ".join(f"{seed}: {signed(d)}" for seed, d in differences.items())
+    return [str(len(differences)), by_seed, interval]
 
 
 def baseline_pairs(out: Path, baseline: Path) -> str:
@@ -122,10 +123,9 @@ def baseline_pairs(out: Path, baseline: Path) -> str:
         candidate = (record["model"]["arch"], record["train"]["recipe"], record["train"]["epochs"],
                      f"{record['preset']['lr']:g}", kind)
         by_candidate.setdefault(candidate, {})[seed] = record["test_error_pct"] - reference[seed]["test_error_pct"]
-    rows = ["| " + " | ".join(BASELINE_COLUMNS) + " |", "|" + "---|" * len(BASELINE_COLUMNS)]
-    for (arch, recipe, epochs, lr, kind), differences in by_candidate.items():
-        rows.append(f"| {arch} | {recipe} | {epochs} | {lr} | {kind} | {_paired(dict(sorted(differences.items())))} |")
-    return "\n".join(rows) if len(rows) > 2 else ""
+    rows = [[arch, recipe, str(epochs), lr, kind, *_paired(dict(sorted(differences.items())))]
+            for (arch, recipe, epochs, lr, kind), differences in by_candidate.items()]
+    return table_rows(BASELINE_COLUMNS, rows) if rows else ""
 
 
 def main() -> None:

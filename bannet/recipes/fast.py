@@ -126,4 +126,4 @@ class FastLookaheadRecipe(FastRecipe):
 
     def describe(self) -> str:
         """The fast recipe's sentence and its lookahead."""
-        return (super().describe() + f" Lookahead every {EVERY} steps (the slow weights are the trained model).")
+        return super().describe() + f" Lookahead every {EVERY} steps (the slow weights are the trained model)."
