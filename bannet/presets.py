@@ -156,12 +156,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            paper=_TABLE2_PAPER, paper_source=_TABLE2, paper_epochs=300),
     Preset("cifar10-airbench", "cifar10", "airbench-64-256-256", "airbench-64-256-256", epochs=15,
            description="CIFAR-10 in the converged regime: airbench94's network (64-256-256) and Jordan's fast recipe "
-                       "(2024), 15 epochs, batch 1000, hard labels; students keep the teacher's recipe and learn from "
-                       "its softmax at T = 1 with no label term; teacher and BAN-1 on 20 seeds, and on 5 of them two "
-                       "generations, BAN+L, CWTM, DKPP and the controls: an independent model paired by seed, a "
-                       "teacher with twice the epochs, label smoothing",
-           generations=2, batch_size=1000, lr=5.0, recipe="airbench", independent_models=1, equal_compute=True,
-           label_smoothing=True, seeds=tuple(range(5)), primary_seeds=tuple(range(5, 20)),
+                       "(2024) with its lookahead, 15 epochs, batch 1000, hard labels; students keep the teacher's "
+                       "recipe and learn from its softmax at T = 1 with no label term; teacher and BAN-1 on 20 seeds, "
+                       "and on 5 of them two generations, BAN+L, CWTM, DKPP and the controls: an independent model "
+                       "paired by seed, a teacher with twice the epochs, label smoothing",
+           generations=2, batch_size=1000, lr=5.0, recipe="airbench-lookahead", independent_models=1,
+           equal_compute=True, label_smoothing=True, seeds=tuple(range(5)), primary_seeds=tuple(range(5, 20)),
            paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1 + " (WRN-28-1)", paper_epochs=200),
     Preset("cifar100-airbench", "cifar100", "airbench-128-384-384", "airbench-128-384-384", epochs=20,
            description="CIFAR-100 in the converged regime: a wider airbench network (128-384-384) and Jordan's fast "

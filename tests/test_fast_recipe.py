@@ -203,5 +203,5 @@ def test_every_loss_trains_the_new_family_in_the_smoke_profile(tmp_path, cifar_l
     assert study.model_names() == [spec.name for spec in plan]
     for spec in plan:
         record = study.record(0, spec.name)
-        assert record["model"]["arch"] == "airbench-8-16-16" and record["train"]["recipe"] == "airbench"
+        assert record["model"]["arch"] == "airbench-8-16-16" and record["train"]["recipe"] == preset.recipe
         assert torch.isfinite(study.models[0][spec.name].logits).all()

@@ -34,19 +34,19 @@ def test_a_smoke_pilot_records_its_candidate_and_prints_its_row(tmp_path):
     printed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout
     assert (tmp_path / "cifar10-airbench-wrn-10-1-1ep-lr2" / "seed-0" / "teacher.json").is_file()
     row = next(line for line in printed.splitlines() if "wrn-10-1" in line)
-    assert row.startswith("| cifar10 | wrn-10-1 | airbench | 1 | 2 | 0 |")
+    assert row.startswith("| cifar10 | wrn-10-1 | airbench-lookahead | 1 | 2 | 0 |")
 
 
 def test_a_pilot_by_another_recipe_trains_by_it_in_a_folder_named_after_it(tmp_path):
     data = real_data_root("cifar10")
     command = [sys.executable, str(ROOT / "benchmarks" / "recipe_pilot.py"), "--preset", "cifar10-airbench",
                "--profile", "smoke", "--data", str(data), "--out", str(tmp_path), "--candidates",
-               "airbench-8-16-16:1", "--recipe", "airbench-lookahead"]
+               "airbench-8-16-16:1", "--recipe", "airbench"]
     printed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True).stdout
-    record = json.loads((tmp_path / "cifar10-airbench-airbench-8-16-16-1ep-airbench-lookahead" / "seed-0" /
+    record = json.loads((tmp_path / "cifar10-airbench-airbench-8-16-16-1ep-airbench" / "seed-0" /
                          "teacher.json").read_text())
-    assert record["train"]["recipe"] == record["preset"]["recipe"] == "airbench-lookahead"
-    assert "| cifar10 | airbench-8-16-16 | airbench-lookahead | 1 |" in printed
+    assert record["train"]["recipe"] == record["preset"]["recipe"] == "airbench"
+    assert "| cifar10 | airbench-8-16-16 | airbench | 1 |" in printed
 
 
 def test_teachers_trained_in_both_precisions_are_paired_by_seed(tmp_path):
@@ -83,5 +83,5 @@ def test_a_candidate_is_paired_by_seed_with_the_teachers_of_a_baseline_study(tmp
     assert any(differences)  # another learning rate trains another model
     mean, ci = mean_ci(differences)
     row = next(line for line in printed.split("minus the teacher", 1)[1].splitlines() if "wrn-10-1" in line)
-    assert row.startswith("| wrn-10-1 | airbench | 1 | 3 |")
+    assert row.startswith("| wrn-10-1 | airbench-lookahead | 1 | 3 |")
     assert row.endswith(f"| 2 | 0: {differences[0]:+.2f}, 1: {differences[1]:+.2f} | {mean:+.2f} ± {ci:.2f} |")
