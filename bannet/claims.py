@@ -184,9 +184,9 @@ def claim_lines(chapter: ChapterClaims, studies: dict[str, StudyResults | None])
         held = "holds" if holds(claim, tested) else "**does not hold**"
         said = (f"`{c.row}` against `{c.baseline}`, {c.measure}" if claim.direction in (NO_CONCLUSION, INTERIM)
                 else f"`{c.row}` has {claim.direction} {c.measure} than `{c.baseline}`")
-        lines.append(f"- {said} ({c.study}): "
-                     f"{signed(tested.mean)} points, p {_p(tested) or 'not tested'}, {_outcome(chapter, tested)}; "
-                     f"{held}.")
+        difference = f"{signed(tested.mean)} points" if tested.diffs else "no pair recorded yet"
+        lines.append(f"- {said} ({c.study}): {difference}, p {_p(tested) or 'not tested'}, "
+                     f"{_outcome(chapter, tested)}; {held}.")
     return "\n".join(lines)
 
 

@@ -67,6 +67,8 @@ def _group_caption(results: StudyResults, baseline: str) -> str:
 def format_fidelity(rows: list[Fidelity], confidence: float = 0.95) -> str:
     """A Markdown table of fidelity: student, teacher, seeds, top-1 agreement % and KL, each mean ± CI; a reference row
     names its pair as two independent models."""
+    if not rows:
+        return "No student is recorded beside its teacher yet."
     lines = ["| student | teacher | seeds | top-1 agreement % | KL(teacher ‖ student), nats |", "|---|---|---|---|---|"]
     for row in rows:
         agreement, kl = mean_ci(list(row.agreement.values()), confidence), mean_ci(list(row.kl.values()), confidence)
@@ -183,4 +185,4 @@ def difference_by_kind(results: StudyResults, row: str, baseline: str) -> str:
         diffs = [found.diffs[s] for s in seeds if found is not None and s in found.diffs]
         if diffs:
             lines.append(f"| {kind} | {len(diffs)} | {plus_minus(*mean_ci(diffs))} |")
-    return "\n".join(lines)
+    return "\n".join(lines) if len(lines) > 2 else f"No seed has both `{row}` and `{baseline}` yet."

@@ -55,7 +55,7 @@ def against_paper(results: StudyResults, baseline: str = "teacher") -> str:
     head = f"| row | the paper − its {baseline}, one run | ours − our {baseline}, paired seeds |"
     head += " ours against the paper | pairs to detect the paper's difference |" if setting.same else ""
     regime = "The paper's regime." if setting.same else "Different regime: set side by side, not compared."
-    lines = [f"{regime} ({setting.facts})", "", head, "|---|---|---|" + setting.same * "---|---|"]
+    lines = []
     for row in results.rows(baseline):
         if row.name not in figures.errors or row.name == baseline or math.isnan(row.diff_mean):
             continue
@@ -64,7 +64,9 @@ def against_paper(results: StudyResults, baseline: str = "teacher") -> str:
         line = f"| {row.name} | {signed(theirs)} | {signed(row.diff_mean)}{interval} ({row.diff_n}) |"
         lines.append(line + (f" {_paper_outcome(verdict(row), theirs)} | {_pairs_needed(row, theirs)} |"
                              if setting.same else ""))
-    return "\n".join(lines)
+    if not lines:
+        return f"{regime} ({setting.facts})\n\nNo row the paper reports is paired with our {baseline} yet."
+    return "\n".join([f"{regime} ({setting.facts})", "", head, "|---|---|---|" + setting.same * "---|---|", *lines])
 
 
 def _pairs_needed(row: Row, theirs: float) -> str:

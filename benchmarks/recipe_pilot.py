@@ -6,8 +6,8 @@ only the teacher), so its record holds the plain and the test-time-augmented tes
 training images, wall and CPU time and the compute kind. A network of another family than the preset's takes the
 recipe's optimiser, schedule and augmentation, and usually its own learning rate. Each candidate writes its own study
 folder, OUT/<preset>-<arch>-<epochs>ep[-lr<LR>][-<recipe>][-<precision>]; a killed pilot resumes from its last
-finished epoch. `--recipe` trains the candidates by another recipe than the preset's (airbench-lookahead: the fast
-recipe with lookahead).
+finished epoch. `--recipe` trains the candidates by another recipe than the preset's (the fast recipe is airbench
+without lookahead, airbench-lookahead with it).
 The table (Markdown, one row per record found under OUT) is printed at the end, or alone with --table-only.
 
     python benchmarks/recipe_pilot.py --preset cifar10-airbench --data DATA --out PILOTS \

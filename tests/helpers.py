@@ -14,6 +14,10 @@ from PIL import Image
 from bannet.data import DATASETS, StudyData
 from bannet.presets import Preset
 
+# The converged CIFAR-10 study's first four seeds (teacher and ban-1) by the recipe it had before lookahead: a fixed
+# study in the middle of its recording, for the tests of what a chapter shows while pairs are still missing.
+CIFAR10_WITHOUT_LOOKAHEAD = (Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+                             / "cifar10-airbench-without-lookahead")
 _MARKERS = {"mnist": "MNIST/raw", "cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 
 

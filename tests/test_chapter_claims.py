@@ -27,7 +27,7 @@ from bannet.presets import get_preset
 from bannet.records import load_study
 from bannet.results import StudyResults
 from bannet.stats import detectable_difference
-from helpers import chapter_answer
+from helpers import CIFAR10_WITHOUT_LOOKAHEAD, chapter_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,10 +56,10 @@ def test_every_registered_claim_holds_after_holm(notebook, studies):
     assert unsupported(chapter, results) == []
 
 
-def _partial(tmp_path, name: str, seeds: tuple[int, ...]) -> dict[str, StudyResults]:
-    """A recorded study with only some of its seeds, as while it is being recorded."""
+def _partial(tmp_path, name: str, seeds: tuple[int, ...], source: Path | None = None) -> dict[str, StudyResults]:
+    """A recorded study (from results/<name>, or source) with only some of its seeds, as while it is being recorded."""
     for seed in seeds:
-        shutil.copytree(ROOT / "results" / name / f"seed-{seed}", tmp_path / f"seed-{seed}")
+        shutil.copytree((source or ROOT / "results" / name) / f"seed-{seed}", tmp_path / f"seed-{seed}")
     return {name: StudyResults(load_study(tmp_path))}
 
 
@@ -81,7 +81,7 @@ def test_a_comparison_is_interim_until_its_design_pairs_are_recorded_and_then_te
 def test_an_interim_comparison_is_shown_but_never_significant(studies, tmp_path):
     converged = book_claims.CIFAR10_CONVERGED
     chapter = book_claims.CIFAR10_WRN
-    two_seeds = {**studies, **_partial(tmp_path, converged, (5, 6))}  # 2 of the 20 planned pairs
+    two_seeds = {**studies, **_partial(tmp_path, converged, (5, 6), CIFAR10_WITHOUT_LOOKAHEAD)}  # 2 of 20 planned
     results = run_tests(chapter, two_seeds)
     primary = results[chapter.primary]
     assert (len(primary.diffs), primary.planned, primary.interim, primary.significant) == (2, 20, True, False)
@@ -90,6 +90,13 @@ def test_an_interim_comparison_is_shown_but_never_significant(studies, tmp_path)
     assert " |  | interim: 2 of 20 planned pairs, tested when all are recorded |" in line  # p computed, not printed
     assert unsupported(replace(chapter, claims=(Claim("x", chapter.primary, INTERIM),)), results) == []
     assert [c.study for c in pending(results)] == [converged] * 12  # the primary and the 11 family tests of its study
+    first = tmp_path / "first-model" / "seed-5"  # the study when its first teacher alone is recorded
+    first.mkdir(parents=True)
+    for name in ("teacher.json", "teacher.logits.npz"):
+        shutil.copy(CIFAR10_WITHOUT_LOOKAHEAD / "seed-5" / name, first / name)
+    no_pair = {**studies, converged: StudyResults(load_study(first.parent))}
+    line = claims.claim_lines(chapter, no_pair).splitlines()[0]
+    assert "no pair recorded yet, p not tested, interim: 0 of 20 planned pairs" in line and "nan" not in line
 
 
 def test_a_claim_of_no_conclusion_fails_once_its_test_concludes_and_while_it_is_interim(studies, tmp_path):
@@ -98,7 +105,7 @@ def test_a_claim_of_no_conclusion_fails_once_its_test_concludes_and_while_it_is_
         Claim("x", book_claims.Comparison(laptop, "ban-1", "teacher"), NO_CONCLUSION),  # significant after Holm
         Claim("y", book_claims.Comparison(laptop, "indep-2", "teacher"), NO_CONCLUSION),  # p = 1
         Claim("z", book_claims.CIFAR10_WRN.primary, NO_CONCLUSION)))  # interim: not yet tested
-    two_seeds = {**studies, **_partial(tmp_path, book_claims.CIFAR10_CONVERGED, (5, 6))}
+    two_seeds = {**studies, **_partial(tmp_path, book_claims.CIFAR10_CONVERGED, (5, 6), CIFAR10_WITHOUT_LOOKAHEAD)}
     assert [c.phrase for c in unsupported(chapter, run_tests(chapter, two_seeds))] == ["x", "z"]
 
 
@@ -124,6 +131,7 @@ def _paired_sd(study, row: str, baseline: str) -> tuple[int, float]:
 
 def test_the_resolution_table_gives_each_test_its_detectable_difference(studies):
     chapter = book_claims.CIFAR10_WRN
+    studies = {**studies, book_claims.CIFAR10_CONVERGED: StudyResults(load_study(CIFAR10_WITHOUT_LOOKAHEAD))}
     lines = resolution_table(chapter, studies).splitlines()
     for name, alpha in ((book_claims.CIFAR10_CONVERGED, 0.05), (book_claims.CIFAR10, 0.05 / len(chapter.family))):
         n, sd = _paired_sd(studies[name].study, "ban-1", "teacher")  # the primary alone; Holm's strictest step

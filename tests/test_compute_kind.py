@@ -157,3 +157,9 @@ def test_the_primary_difference_is_shown_per_kind(tmp_path):
     lines = difference_by_kind(StudyResults(study), "ban-1", "teacher").splitlines()
     assert lines[2] == f"| {AVX2_LABEL} | 2 | {plus_minus(*mean_ci([row.diffs[0], row.diffs[1]]))} |"
     assert lines[3] == f"| {AMX_LABEL} | 1 | {row.diffs[2]:.2f} |"
+
+
+def test_a_study_with_no_pair_yet_says_so_instead_of_an_empty_table(tmp_path):
+    _save(tmp_path, 0, "teacher", 0, AVX2_EPYC)  # the first model of a study
+    assert difference_by_kind(StudyResults(records.load_study(tmp_path)), "ban-1", "teacher") == (
+        "No seed has both `ban-1` and `teacher` yet.")

@@ -84,6 +84,7 @@ def test_fidelity_of_each_student_to_its_own_teacher(controls_study):
     assert rows["ban-2"].kl[1] == pytest.approx(expected_kl)
     assert "| ban-2 | ban-1 | 2 |" in format_fidelity(list(rows.values()))
     assert "| indep-2 | teacher (reference: independent, no distillation) | 2 |" in format_fidelity(list(rows.values()))
+    assert format_fidelity([]) == "No student is recorded beside its teacher yet."  # a study of its teacher alone
 
 
 def test_models_trains_only_what_is_named_and_needed(tmp_path, tiny_data):

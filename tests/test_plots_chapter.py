@@ -18,7 +18,7 @@ from bannet.presets import PRESETS, get_preset, study_plan
 from bannet.records import load_study
 from bannet.results import Row, StudyResults, verdict
 from bannet.stats import mean_ci, seeds_needed
-from helpers import paper_design, tiny_mnist_like
+from helpers import CIFAR10_WITHOUT_LOOKAHEAD, paper_design, tiny_mnist_like
 
 TINY = replace(paper_design(get_preset("mnist-mlp", "smoke")), epochs=2, batch_size=64, generations=2,
                students=("cwtm",))
@@ -269,6 +269,17 @@ def test_our_rows_are_tested_against_the_paper_only_in_its_regime():
     assert close[4].endswith(f"| **ours contradicts it** | {seeds_needed(sd, -0.05):,} |")
 
 
+def test_before_any_row_is_paired_the_paper_table_is_a_sentence(tmp_path):
+    import shutil
+
+    (tmp_path / "seed-0").mkdir()
+    for name in ("teacher.json", "teacher.logits.npz"):  # a study whose first model alone is recorded
+        shutil.copy(RESULTS / "cifar10-wrn-28-1-11ep" / "seed-0" / name, tmp_path / "seed-0" / name)
+    lines = verdicts.against_paper(StudyResults(load_study(tmp_path))).splitlines()
+    assert lines[0].startswith("Different regime") and lines[1:] == ["", "No row the paper reports is paired with our "
+                                                                        "teacher yet."]
+
+
 def test_the_report_reads_the_papers_figures_from_the_records_not_the_live_preset(monkeypatch):
     study = load_study(RESULTS / "cifar10-wrn-28-1-11ep")
     before = report.study_table(StudyResults(study))
@@ -348,7 +359,7 @@ def test_the_fit_table_reads_each_measure_from_the_records_and_says_where_none_i
     import shutil
 
     for seed in (5, 6):
-        shutil.copytree(RESULTS / "cifar10-airbench" / f"seed-{seed}", tmp_path / f"seed-{seed}")
+        shutil.copytree(CIFAR10_WITHOUT_LOOKAHEAD / f"seed-{seed}", tmp_path / f"seed-{seed}")
     record = tmp_path / "seed-6" / "ban-1.json"  # an older record without the training-set measure
     text = record.read_text()
     record.write_text(text.replace('"train_error_plain_pct"', '"train_error_plain_pct_absent"'))

@@ -8,7 +8,8 @@ with hard labels at learning rate 5.0 (per 1024 images) in 10 epochs and 93.09% 
 Differences from airbench94, each on purpose: hard labels (a smoothed teacher distils worse, and smoothing is one of
 this book's controls), whole epochs, and bannet's losses are batch means where airbench sums them, so the learning
 rate given here is converted (`sgd_lr`) to give the same steps for every loss. Lookahead, which airbench94 uses, is
-the second recipe here (`FastLookaheadRecipe`), kept apart until a pilot shows it helps.
+the second recipe here (`FastLookaheadRecipe`), the one the CIFAR-10 study trains by since its pilot
+(bannet/recipes/lookahead.py).
 """
 
 from dataclasses import dataclass

@@ -5,6 +5,11 @@ Written from the description of airbench94.py in the cifar10-airbench repository
 steps, with decay 0.95⁵ · (k / K)³ at step k of K, over every floating-point entry of the state (weights, the fixed
 whitening filters, BatchNorm statistics); after the last step the model is the slow weights. Only the slow weights
 outlive a training: the checkpoint, the recorded logits and the teacher's targets are theirs.
+
+Evidence: on CIFAR-10 (airbench-64-256-256, 15 epochs, bf16 on one CPU kind) teachers trained with it had 0.77, 0.48
+and 1.17 points less plain test error than those without it on seeds 5, 6 and 7, at the same cost
+(benchmarks/results/pilot-airbench-recipes-cpu-2026-12-07.txt); the pilot's rule, fixed in advance, gave the CIFAR-10
+study this recipe.
 """
 
 import torch
