@@ -1,6 +1,7 @@
 """The chapters' shared logic and figures on a tiny synthetic study: statements, tables, provenance, plots."""
 
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -270,8 +271,6 @@ def test_our_rows_are_tested_against_the_paper_only_in_its_regime():
 
 
 def test_before_any_row_is_paired_the_paper_table_is_a_sentence(tmp_path):
-    import shutil
-
     (tmp_path / "seed-0").mkdir()
     for name in ("teacher.json", "teacher.logits.npz"):  # a study whose first model alone is recorded
         shutil.copy(RESULTS / "cifar10-wrn-28-1-11ep" / "seed-0" / name, tmp_path / "seed-0" / name)
@@ -356,8 +355,6 @@ def test_render_follows_every_figure_with_its_caption(tiny_study, monkeypatch):
 
 
 def test_the_fit_table_reads_each_measure_from_the_records_and_says_where_none_is_recorded(tmp_path):
-    import shutil
-
     for seed in (5, 6):
         shutil.copytree(CIFAR10_WITHOUT_LOOKAHEAD / f"seed-{seed}", tmp_path / f"seed-{seed}")
     record = tmp_path / "seed-6" / "ban-1.json"  # an older record without the training-set measure
