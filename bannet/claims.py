@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bannet.formatting import plus_minus, signed
 from bannet.results import StudyResults
-from bannet.stats import detectable_difference, holm_rejections, mean_ci, sample_sd, t_test_p_value
+from bannet.stats import NO_SPREAD, detectable_difference, holm_rejections, mean_ci, sample_sd, t_test_p_value
 
 # The words that make a sentence of an answer a comparison a reader takes away.
 COMPARATIVE = re.compile(r"\b(beat\w*|outperform\w*|improv\w*|helps?|helped|hurts?|worse|better|lower|higher|"
@@ -204,7 +204,8 @@ def resolution_table(chapter: ChapterClaims, studies: dict[str, StudyResults | N
             continue
         sd, planned = sample_sd(values), max(tested.planned, len(values))  # older records name fewer seeds than ran
         alpha = chapter.alpha if comparison == chapter.primary else chapter.alpha / len(chapter.family)
+        now, then = ((f"{detectable_difference(sd, n, alpha, power):.2f}" for n in (len(values), planned))
+                     if sd > NO_SPREAD else ("equal pairs: no spread to size a test by",) * 2)
         lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {len(values)} | {sd:.2f} | "
-                     f"{detectable_difference(sd, len(values), alpha, power):.2f} | {planned} | "
-                     f"{detectable_difference(sd, planned, alpha, power):.2f} |")
+                     f"{now} | {planned} | {then} |")
     return "\n".join(lines)

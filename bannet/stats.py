@@ -7,6 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import optimize, stats
 
+# Test errors are counts over a test set, so equal paired differences can differ by float rounding alone: a standard
+# deviation at or below this is no measured spread, and sizes no test.
+NO_SPREAD = 1e-9
+
 
 def sample_sd(values: Sequence[float]) -> float:
     """s = √(Σ (x − x̄)² / (n − 1)), the sample standard deviation over seeds."""

@@ -5,7 +5,7 @@ import math
 
 from bannet.formatting import signed
 from bannet.results import Row, StudyResults, verdict
-from bannet.stats import sample_sd, seeds_needed
+from bannet.stats import NO_SPREAD, sample_sd, seeds_needed
 
 BASELINE_WORDS = {"teacher": "the teacher", "label": "the student architecture trained from labels"}
 
@@ -71,9 +71,10 @@ def against_paper(results: StudyResults, baseline: str = "teacher") -> str:
 
 def _pairs_needed(row: Row, theirs: float) -> str:
     """How many pairs with the row's spread of paired differences detect the paper's difference at 80% power."""
-    if row.diff_n < 2 or theirs == 0:
+    sd = sample_sd(list(row.diffs.values())) if row.diff_n >= 2 else 0.0
+    if sd <= NO_SPREAD or theirs == 0:  # equal pairs measure no spread, and a test sized by none would need 2
         return ""
-    return f"{seeds_needed(sample_sd(list(row.diffs.values())), theirs):,}"
+    return f"{seeds_needed(sd, theirs):,}"
 
 
 UNDECIDED = {"no difference": "our data cannot tell", "one seed": "one seed of ours, no interval",

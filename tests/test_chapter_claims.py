@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bannet import book_claims, claims, row_names
+from bannet import book_claims, claims, row_names, verdicts
 from bannet.claims import (
     INTERIM,
     NO_CONCLUSION,
@@ -129,7 +129,7 @@ def _paired_sd(study, row: str, baseline: str) -> tuple[int, float]:
     return len(diffs), float(np.std(diffs, ddof=1))
 
 
-def test_the_resolution_table_gives_each_test_its_detectable_difference(studies):
+def test_the_resolution_table_gives_each_test_its_detectable_difference(studies, tmp_path):
     chapter = book_claims.CIFAR10_WRN
     studies = {**studies, book_claims.CIFAR10_CONVERGED: StudyResults(load_study(CIFAR10_WITHOUT_LOOKAHEAD))}
     lines = resolution_table(chapter, studies).splitlines()
@@ -139,6 +139,16 @@ def test_the_resolution_table_gives_each_test_its_detectable_difference(studies)
         assert f"| {name} | ban-1 − teacher | {n} | {sd:.2f} | {detectable_difference(sd, n, alpha):.2f} | " \
                f"{planned} | {detectable_difference(sd, planned, alpha):.2f} |" in lines
     assert f"| {book_claims.CIFAR10} | bane-2 − ens-2 | 3 |" in resolution_table(chapter, studies)  # 3 seeds plan both
+    twins = tmp_path / "equal"  # seed 5 recorded twice: two equal paired differences, no spread
+    _partial(twins, book_claims.CIFAR10_CONVERGED, (5,), CIFAR10_WITHOUT_LOOKAHEAD)
+    shutil.copytree(twins / "seed-5", twins / "seed-6")
+    for record in (twins / "seed-6").glob("*.json"):
+        record.write_text(record.read_text().replace('"seed": 5', '"seed": 6'))
+    equal = {**studies, book_claims.CIFAR10_CONVERGED: StudyResults(load_study(twins))}
+    assert (f"| {book_claims.CIFAR10_CONVERGED} | ban-1 − teacher | 2 | 0.00 | equal pairs: no spread to size a test by"
+            " | 20 | equal pairs: no spread to size a test by |") in resolution_table(chapter, equal).splitlines()
+    paper_row = verdicts.against_paper(equal[book_claims.CIFAR10_CONVERGED]).splitlines()[-1]
+    assert paper_row.startswith("| ban-1 |") and paper_row.endswith("|  |")  # no pairs needed sized by no spread
 
 
 def test_an_ensemble_needs_its_members_planned_on_a_seed(studies):
