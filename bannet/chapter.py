@@ -206,8 +206,9 @@ def headlines(results_dir: str | Path = RESULTS_DIR) -> str:
     """Markdown: for every recorded study, its first born-again student (`ban-1`) against the label-trained model of
     its architecture, paired by seed, beside the paper's single-run difference and the two teachers' regimes where
     the study's records quote the paper."""
-    lines = ["| study | paired seeds | control | `ban-1` − control, points | verdict | the paper (one run) | regime |",
-             "|---|---|---|---|---|---|---|"]
+    header = ["study", "paired seeds", "control", "`ban-1` − control, points", "verdict", "the paper (one run)",
+              "regime"]
+    rows = []
     for name in PRESETS:
         study = find_study(name, results_dir)
         results = StudyResults(study) if study is not None else None
@@ -218,13 +219,12 @@ def headlines(results_dir: str | Path = RESULTS_DIR) -> str:
         quoted = (f"{figures.errors['ban-1'] - figures.errors['teacher']:+.2f}"
                   if figures and {"ban-1", "teacher"} <= figures.errors.keys() else "")
         interval = "" if row.diff_n < 2 else f" ± {row.diff_ci:.2f}"
-        lines.append(f"| `{name}` | {row.diff_n} | `{study.control_model}` | {row.diff_mean:+.2f}{interval} | "
-                     f"{HEADLINE_WORDS[verdict(row)]} | {quoted} | "
-                     f"{setting.describe().removesuffix('.') if setting else ''} |")
-    if len(lines) == 2:
+        rows.append([f"`{name}`", str(row.diff_n), f"`{study.control_model}`", f"{row.diff_mean:+.2f}{interval}",
+                     HEADLINE_WORDS[verdict(row)], quoted, setting.describe().removesuffix(".") if setting else ""])
+    if not rows:
         return "No recorded study has a born-again student and its control on the same seed yet."
-    return "\n".join(lines) + f"\n\nRegime: {paper.REGIME_RULE}; in a different regime the two differences are set " \
-                               "side by side, not compared."
+    return table_rows(header, rows) + (f"\n\nRegime: {paper.REGIME_RULE}; in a different regime the two differences "
+                                       "are set side by side, not compared.")
 
 
 def render(study: Study, baseline: str | None = None) -> None:

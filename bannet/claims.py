@@ -5,7 +5,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from bannet.formatting import plus_minus, signed
+from bannet.formatting import plus_minus, signed, table_rows
 from bannet.results import StudyResults
 from bannet.stats import NO_SPREAD, detectable_difference, holm_rejections, mean_ci, sample_sd, t_test_p_value
 
@@ -165,14 +165,13 @@ def tested_table(chapter: ChapterClaims, studies: dict[str, StudyResults | None]
     """Markdown: the chapter's tests (or `only` those), each with its paired difference (row − baseline, points,
     mean ± 95% CI), pairs, two-sided paired t-test p and outcome: the primary alone, the family under Holm."""
     results = run_tests(chapter, studies)
-    lines = ["| study | row − baseline | measure | pairs | difference, points | p | outcome |",
-             "|---|---|---|---|---|---|---|"]
+    header = ["study", "row − baseline", "measure", "pairs", "difference, points", "p", "outcome"]
+    rows = []
     for comparison in only or tuple(results):
         tested = results[comparison]
-        lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {comparison.measure} | "
-                     f"{len(tested.diffs)} | {plus_minus(tested.mean, tested.ci)} | {_p(tested)} | "
-                     f"{_outcome(chapter, tested)} |")
-    return "\n".join(lines)
+        rows.append([comparison.study, f"{comparison.row} − {comparison.baseline}", comparison.measure,
+                     str(len(tested.diffs)), plus_minus(tested.mean, tested.ci), _p(tested), _outcome(chapter, tested)])
+    return table_rows(header, rows)
 
 
 def claim_lines(chapter: ChapterClaims, studies: dict[str, StudyResults | None]) -> str:
@@ -196,8 +195,9 @@ def resolution_table(chapter: ChapterClaims, studies: dict[str, StudyResults | N
     smallest true difference it detects with the given power, with the pairs recorded and with the pairs its study's
     design plans: the primary at α, a family member at α / m (Holm's first, strictest step over the m family tests)."""
     results = run_tests(chapter, studies)
-    lines = [f"| study | row − baseline | pairs | sd of the differences, points | detectable at {power:.0%} power, "
-             "points | design's pairs | detectable with them, points |", "|---|---|---|---|---|---|---|"]
+    header = ["study", "row − baseline", "pairs", "sd of the differences, points",
+              f"detectable at {power:.0%} power, points", "design's pairs", "detectable with them, points"]
+    rows = []
     for comparison, tested in results.items():
         values = list(tested.diffs.values())
         if len(values) < 2:
@@ -206,6 +206,6 @@ def resolution_table(chapter: ChapterClaims, studies: dict[str, StudyResults | N
         alpha = chapter.alpha if comparison == chapter.primary else chapter.alpha / len(chapter.family)
         now, then = ((f"{detectable_difference(sd, n, alpha, power):.2f}" for n in (len(values), planned))
                      if sd > NO_SPREAD else ("equal pairs: no spread to size a test by",) * 2)
-        lines.append(f"| {comparison.study} | {comparison.row} − {comparison.baseline} | {len(values)} | {sd:.2f} | "
-                     f"{now} | {planned} | {then} |")
-    return "\n".join(lines)
+        rows.append([comparison.study, f"{comparison.row} − {comparison.baseline}", str(len(values)), f"{sd:.2f}",
+                     now, str(planned), then])
+    return table_rows(header, rows)

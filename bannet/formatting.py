@@ -17,8 +17,9 @@ def signed(value: float) -> str:
 
 
 def table_rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table: the header, its rule and one line per row."""
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, ["---"] * len(header), *rows])
+    """A Markdown table: the header, its rule (|---|---|) and one line per row."""
+    head, *body = ("| " + " | ".join(cells) + " |" for cells in [header, *rows])
+    return "\n".join([head, "|" + "---|" * len(header), *body])
 
 
 def count(n: int, noun: str) -> str:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from bannet.formatting import table_rows
 from bannet.presets import PRESETS, get_preset, seed_plan
 from bannet.records import Study, load_study
 
@@ -21,7 +22,7 @@ def find_study(preset_name: str, results_dir: str | Path = RESULTS_DIR) -> Study
 
 def status(results_dir: str | Path = RESULTS_DIR) -> str:
     """Markdown: for every preset, its scale and how much of its plan is recorded (complete, in progress, none)."""
-    lines = ["| study | scale | recorded |", "|---|---|---|"]
+    rows = []
     for name, preset in PRESETS.items():
         study = find_study(name, results_dir)
         recorded = set() if study is None else {(seed, m) for seed, models in study.models.items() for m in models}
@@ -29,9 +30,9 @@ def status(results_dir: str | Path = RESULTS_DIR) -> str:
         done, extra = len(planned & recorded), len(recorded - planned)
         state = "complete" if done == len(planned) else "in progress" if recorded else "not yet"
         more = f" (and {extra} on further seeds)" if extra else ""
-        lines.append(f"| `{name}` | {preset.teacher_arch} → {preset.student_arch}, {preset.epochs} epochs | "
-                     f"{state}: {done} of {len(planned)} planned models{more} |")
-    return "\n".join(lines)
+        rows.append([f"`{name}`", f"{preset.teacher_arch} → {preset.student_arch}, {preset.epochs} epochs",
+                     f"{state}: {done} of {len(planned)} planned models{more}"])
+    return table_rows(["study", "scale", "recorded"], rows)
 
 
 STATUS_BEGIN = "<!-- status: written by `python -m bannet status --write book/intro.md` -->"

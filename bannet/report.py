@@ -4,7 +4,7 @@ or its StudyResults."""
 
 from bannet import ensembles
 from bannet.compute_kind import kind_label, record_kind
-from bannet.formatting import count, plus_minus
+from bannet.formatting import count, plus_minus, table_rows
 from bannet.presets import get_preset
 from bannet.records import Record, Study
 from bannet.results import Fidelity, Row, StudyResults
@@ -15,12 +15,10 @@ def format_table(rows: list[Row], baseline: str, paper: dict[str, float] | None 
                  error_title: str = "test error %") -> str:
     """A Markdown table: row, seeds, test error % (mean ± 95% CI), difference to the baseline, the paper's figure."""
     paper = paper or {}
-    lines = [f"| model | seeds | {error_title} | Δ vs {baseline} (paired) | paper |", "|---|---|---|---|---|"]
-    for row in rows:
-        quoted = f"{paper[row.name]:.2f}" if row.name in paper else ""
-        difference = plus_minus(row.diff_mean, row.diff_ci)
-        lines.append(f"| {row.name} | {row.n} | {plus_minus(row.mean, row.ci)} | {difference} | {quoted} |")
-    return "\n".join(lines)
+    header = ["model", "seeds", error_title, f"Δ vs {baseline} (paired)", "paper"]
+    cells = [[row.name, str(row.n), plus_minus(row.mean, row.ci), plus_minus(row.diff_mean, row.diff_ci),
+              f"{paper[row.name]:.2f}" if row.name in paper else ""] for row in rows]
+    return table_rows(header, cells)
 
 
 def study_table(results: StudyResults, baseline: str | None = None, labelled_classes_only: bool = False) -> str:
@@ -69,13 +67,13 @@ def format_fidelity(rows: list[Fidelity], confidence: float = 0.95) -> str:
     names its pair as two independent models."""
     if not rows:
         return "No student is recorded beside its teacher yet."
-    lines = ["| student | teacher | seeds | top-1 agreement % | KL(teacher ‖ student), nats |", "|---|---|---|---|---|"]
+    header = ["student", "teacher", "seeds", "top-1 agreement %", "KL(teacher ‖ student), nats"]
+    cells = []
     for row in rows:
         agreement, kl = mean_ci(list(row.agreement.values()), confidence), mean_ci(list(row.kl.values()), confidence)
         teacher = f"{row.teacher} (reference: independent, no distillation)" if row.reference else row.teacher
-        lines.append(f"| {row.name} | {teacher} | {len(row.agreement)} | {plus_minus(*agreement)} | "
-                     f"{plus_minus(*kl, digits=3)} |")
-    return "\n".join(lines)
+        cells.append([row.name, teacher, str(len(row.agreement)), plus_minus(*agreement), plus_minus(*kl, digits=3)])
+    return table_rows(header, cells)
 
 
 def heading(study: Study) -> str:
@@ -109,9 +107,8 @@ def paper_table(preset_name: str) -> str:
     preset = get_preset(preset_name)
     if not preset.paper:
         return f"No paper figures are quoted for `{preset_name}`."
-    lines = ["| model | paper: test error % |", "|---|---|"]
-    lines += [f"| {name} | {error:.2f} |" for name, error in preset.paper.items()]
-    return "\n".join(lines) + f"\n\nSource: {preset.paper_source}."
+    rows = [[name, f"{error:.2f}"] for name, error in preset.paper.items()]
+    return table_rows(["model", "paper: test error %"], rows) + f"\n\nSource: {preset.paper_source}."
 
 
 def _commit(record: Record) -> str:
@@ -138,15 +135,15 @@ def _dates(recs: list[Record]) -> str:
 
 def provenance_table(study: Study) -> str:
     """Markdown, one line per model: seeds, epochs, mean wall time per seed, device, torch, commit and date."""
-    lines = ["| model | seeds | epochs | wall time per seed | device | torch | commit | date (UTC) |",
-             "|---|---|---|---|---|---|---|---|"]
+    header = ["model", "seeds", "epochs", "wall time per seed", "device", "torch", "commit", "date (UTC)"]
+    rows = []
     for name in study.model_names():
         recs = [study.record(s, name) for s in study.seeds if name in study.models[s]]
         wall = sum(r["provenance"]["wall_time_s"] for r in recs) / len(recs)
-        lines.append(f"| {name} | {len(recs)} | {_joined([str(len(r['epochs'])) for r in recs])} | {wall:.1f} s | "
-                     f"{_provenance(recs, 'device')} | {_provenance(recs, 'torch')} | "
-                     f"{_joined([_commit(r) for r in recs])} | {_dates(recs)} |")
-    return "\n".join(lines)
+        rows.append([name, str(len(recs)), _joined([str(len(r["epochs"])) for r in recs]), f"{wall:.1f} s",
+                     _provenance(recs, "device"), _provenance(recs, "torch"), _joined([_commit(r) for r in recs]),
+                     _dates(recs)])
+    return table_rows(header, rows)
 
 
 def provenance_summary(study: Study) -> str:
@@ -180,9 +177,11 @@ def difference_by_kind(results: StudyResults, row: str, baseline: str) -> str:
     """Markdown: `row` − `baseline` (paired by seed) over the seeds of each compute kind apart, mean ± 95% CI: a check
     that no kind's arithmetic carries the difference."""
     found = results.row(row, baseline)
-    lines = [f"| compute kind | seeds | {row} − {baseline}, points |", "|---|---|---|"]
+    rows = []
     for kind, seeds in seeds_per_kind(results.study).items():
         diffs = [found.diffs[s] for s in seeds if found is not None and s in found.diffs]
         if diffs:
-            lines.append(f"| {kind} | {len(diffs)} | {plus_minus(*mean_ci(diffs))} |")
-    return "\n".join(lines) if len(lines) > 2 else f"No seed has both `{row}` and `{baseline}` yet."
+            rows.append([kind, str(len(diffs)), plus_minus(*mean_ci(diffs))])
+    if not rows:
+        return f"No seed has both `{row}` and `{baseline}` yet."
+    return table_rows(["compute kind", "seeds", f"{row} − {baseline}, points"], rows)

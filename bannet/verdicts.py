@@ -3,7 +3,7 @@ beside the paper's, compared only in the paper's regime."""
 
 import math
 
-from bannet.formatting import signed
+from bannet.formatting import signed, table_rows
 from bannet.results import Row, StudyResults, verdict
 from bannet.stats import NO_SPREAD, sample_sd, seeds_needed
 
@@ -52,21 +52,20 @@ def against_paper(results: StudyResults, baseline: str = "teacher") -> str:
     figures, setting = results.paper_figures, results.regime
     if figures is None or setting is None or baseline not in results.seed_errors():
         return "No row of ours has a figure of the paper beside it."
-    head = f"| row | the paper − its {baseline}, one run | ours − our {baseline}, paired seeds |"
-    head += " ours against the paper | pairs to detect the paper's difference |" if setting.same else ""
+    header = ["row", f"the paper − its {baseline}, one run", f"ours − our {baseline}, paired seeds"]
+    header += ["ours against the paper", "pairs to detect the paper's difference"] if setting.same else []
     regime = "The paper's regime." if setting.same else "Different regime: set side by side, not compared."
-    lines = []
+    rows = []
     for row in results.rows(baseline):
         if row.name not in figures.errors or row.name == baseline or math.isnan(row.diff_mean):
             continue
         theirs = figures.errors[row.name] - figures.errors[baseline]
         interval = "" if math.isnan(row.diff_ci) else f" ± {row.diff_ci:.2f}"
-        line = f"| {row.name} | {signed(theirs)} | {signed(row.diff_mean)}{interval} ({row.diff_n}) |"
-        lines.append(line + (f" {_paper_outcome(verdict(row), theirs)} | {_pairs_needed(row, theirs)} |"
-                             if setting.same else ""))
-    if not lines:
+        compared = [_paper_outcome(verdict(row), theirs), _pairs_needed(row, theirs)] if setting.same else []
+        rows.append([row.name, signed(theirs), f"{signed(row.diff_mean)}{interval} ({row.diff_n})", *compared])
+    if not rows:
         return f"{regime} ({setting.facts})\n\nNo row the paper reports is paired with our {baseline} yet."
-    return "\n".join([f"{regime} ({setting.facts})", "", head, "|---|---|---|" + setting.same * "---|---|", *lines])
+    return f"{regime} ({setting.facts})\n\n" + table_rows(header, rows)
 
 
 def _pairs_needed(row: Row, theirs: float) -> str:

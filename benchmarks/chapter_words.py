@@ -15,6 +15,8 @@ import json
 import re
 from pathlib import Path
 
+from bannet.formatting import table_rows
+
 GENERATED_SHARE_LIMIT = 0.20
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")  # words, not numbers or Markdown markup
 _CODE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
@@ -51,11 +53,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="+", type=Path)
     args = parser.parse_args()
-    print("| chapter | written words | generated words | generated share |\n|---|---|---|---|")
+    rows = []
     for notebook in args.notebooks:
         written, generated = word_counts(notebook)
         share = generated / max(written + generated, 1)
-        print(f"| {notebook.stem} | {written:,} | {generated:,} | {share:.0%} |")
+        rows.append([notebook.stem, f"{written:,}", f"{generated:,}", f"{share:.0%}"])
+    print(table_rows(["chapter", "written words", "generated words", "generated share"], rows))
 
 
 if __name__ == "__main__":

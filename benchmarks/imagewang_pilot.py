@@ -28,6 +28,7 @@ import torch
 from bannet.born_again import run_study
 from bannet.compute_kind import kind_label, record_kind
 from bannet.ensembles import among_labelled_classes, top1_error_pct
+from bannet.formatting import table_rows
 from bannet.measures import unlabelled_share_pct
 from bannet.models import build
 from bannet.presets import PRESETS, Preset, get_preset
@@ -68,8 +69,8 @@ def _accuracy(error_pct: float | None) -> str:
     return "" if error_pct is None else f"{100 - error_pct:.2f}"
 
 
-def row(seed: int, model: SeedModel) -> str:
-    """One model's Markdown row: its settings, held-out and val accuracies, dog share, cost and compute kind."""
+def row(seed: int, model: SeedModel) -> list[str]:
+    """One model's table cells: its settings, held-out and val accuracies, dog share, cost and compute kind."""
     record, cpu = model.record, model.record["provenance"].get("cpu_time_s")
     among = top1_error_pct(among_labelled_classes(model.logits, model.labels), model.labels)
     cells = (record["model"]["arch"], record["model"]["name"], record["data"]["image_size"], record["train"]["epochs"],
@@ -78,17 +79,17 @@ def row(seed: int, model: SeedModel) -> str:
              _accuracy(among), f"{100 - unlabelled_share_pct(model.logits, model.labels):.1f}",
              f"{record['provenance']['wall_time_s'] / 60:.1f}", "" if cpu is None else f"{cpu / 60:.1f}",
              kind_label(record_kind(record)))
-    return "| " + " | ".join(map(str, cells)) + " |"
+    return [str(cell) for cell in cells]
 
 
 def table(out: Path) -> str:
-    """The pilot table: one Markdown row per model and seed recorded under `out`, in folder order, and the rule."""
-    rows = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    """The pilot table: one Markdown row per model and seed recorded under `out`, in folder order."""
+    rows = []
     for folder in sorted(p for p in out.iterdir() if p.is_dir()):
         study = load_study(folder)
         rows += [row(seed, study.models[seed][name]) for seed in study.seeds for name in study.model_names()
                  if name in study.models[seed]]
-    return "\n".join(rows) + "\n\n" + SELECTION
+    return table_rows(COLUMNS, rows) + "\n\n" + SELECTION
 
 
 def main(argv: list[str] | None = None) -> None:

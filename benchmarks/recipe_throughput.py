@@ -21,6 +21,7 @@ from torch import nn
 
 from bannet.compute_kind import compute_kind, kind_label
 from bannet.data import DeviceLoader, load_study_data
+from bannet.formatting import table_rows
 from bannet.losses import build_loss
 from bannet.models import FIT_IMAGES, build, fit_to_training_images, needs_training_images
 from bannet.precision import Precision, resolve_precision
@@ -74,10 +75,11 @@ def main() -> None:
     auto = resolve_precision("auto", CPU)
     formats = [auto] + ([replace(auto, channels_last=False)] if args.contiguous and auto.channels_last else [])
     lines = [f"# recipe throughput, {datetime.date.today()}, commit {git_commit()}",
-             f"# {kind_label(compute_kind(CPU, auto, False))}; {args.steps} timed steps after {args.warmup}",
-             "| preset | network | recipe | batch | memory format | compiled | label img/s | BAN student img/s | "
-             "projected wall min per teacher | per student |", "|---|---|---|---|---|---|---|---|---|---|"]
-    print("\n".join(lines), flush=True)
+             f"# {kind_label(compute_kind(CPU, auto, False))}; {args.steps} timed steps after {args.warmup}"]
+    header = ["preset", "network", "recipe", "batch", "memory format", "compiled", "label img/s", "BAN student img/s",
+              "projected wall min per teacher", "per student"]
+    rows: list[list[str]] = []
+    print("\n".join([*lines, table_rows(header, rows)]), flush=True)
     for name in args.presets:
         preset = get_preset(name)
         data = load_study_data(preset, args.data, download=False)
@@ -90,14 +92,13 @@ def main() -> None:
             label, student = (images_per_second(preset, recipe, precision, loader, loss, args.steps, args.warmup)
                               for loss in ("ce", "ban"))
             images = preset.epochs * len(data.train_labels)
-            row = (name, preset.teacher_arch, recipe.name, batch,
-                   "channels_last" if precision.channels_last else "contiguous", "yes" if compile else "no",
-                   f"{label:.0f}", f"{student:.0f}",
-                   f"{images / label / 60:.1f}", f"{images / student / 60:.1f}")
-            lines.append("| " + " | ".join(map(str, row)) + " |")
-            print(lines[-1], flush=True)
+            rows.append([name, preset.teacher_arch, recipe.name, str(batch),
+                         "channels_last" if precision.channels_last else "contiguous", "yes" if compile else "no",
+                         f"{label:.0f}", f"{student:.0f}",
+                         f"{images / label / 60:.1f}", f"{images / student / 60:.1f}"])
+            print(table_rows(header, rows).splitlines()[-1], flush=True)
     if args.out:
-        args.out.write_text("\n".join(lines) + "\n")
+        args.out.write_text("\n".join([*lines, table_rows(header, rows)]) + "\n")
 
 
 if __name__ == "__main__":
