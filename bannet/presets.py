@@ -163,9 +163,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            generations=2, batch_size=1000, lr=5.0, recipe="airbench-lookahead", independent_models=1,
            equal_compute=True, label_smoothing=True, seeds=tuple(range(5)), primary_seeds=tuple(range(5, 20)),
            paper={"teacher": 6.69, "ban-1": 6.64}, paper_source=_TABLE1 + " (WRN-28-1)", paper_epochs=200),
-    Preset("cifar100-airbench", "cifar100", "airbench-128-384-384", "airbench-128-384-384", epochs=20,
+    Preset("cifar100-airbench", "cifar100", "airbench-128-384-384", "airbench-128-384-384", epochs=10,
            description="CIFAR-100 in the converged regime: a wider airbench network (128-384-384) and Jordan's fast "
-                       "recipe (2024) with its lookahead, 20 epochs, batch 1000, hard labels; students keep the "
+                       "recipe (2024) with its lookahead, 10 epochs, batch 1000, hard labels; students keep the "
                        "teacher's recipe and learn from its softmax at T = 1; teacher and three generations on 8 "
                        "seeds, and on 4 of them BAN+L, CWTM, DKPP and the controls: independent ensembles paired by "
                        "seed, a teacher with twice the epochs, label smoothing",
